@@ -1,0 +1,15 @@
+"""The C backend: thin wrappers over the cffi module pynet._native.
+
+Arguments arrive checked by the public façades; these functions only move
+buffers across the boundary (without copying) and turn C return codes into
+exceptions.
+"""
+
+from __future__ import annotations
+
+from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
+from .icmp import echo_build, parse, parse_fields
+
+NAME = "c"
+
+__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "parse", "parse_fields", "sum16"]

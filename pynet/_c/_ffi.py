@@ -1,0 +1,26 @@
+"""The compiled modules, and how buffers cross into them.
+
+pynet._native holds the GIL through each call (short, bounded work);
+pynet._native_nogil releases it (work that may run long or block).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from .._native import ffi, lib
+from .._native_nogil import ffi as ffi_nogil
+from .._native_nogil import lib as lib_nogil
+
+__all__ = ["ffi", "ffi_nogil", "lib", "lib_nogil", "pointer"]
+
+Buffer = Union[bytes, bytearray, memoryview]
+_from_buffer = ffi.from_buffer
+
+
+def pointer(data: Buffer) -> Any:
+    """A char pointer into data, without a copy. cffi passes bytes straight
+    through as char *; other buffers go through ffi.from_buffer."""
+    if type(data) is bytes:
+        return data
+    return _from_buffer(data)

@@ -1,0 +1,31 @@
+"""Internet checksum through csrc/checksum.c."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from ._ffi import lib, lib_nogil, pointer
+
+__all__ = ["NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "sum16"]
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+# From this size on the sum takes long enough (several microseconds) that
+# other Python threads should run meanwhile: release the GIL.
+NOGIL_MIN = 256 * 1024
+
+# checksum_bytes(data: bytes, len(data), initial) for data below NOGIL_MIN:
+# the façade's fast path, straight into C with no Python frame between.
+checksum_bytes = lib.pn_checksum
+checksum_update = lib.pn_checksum_update
+_sum16 = lib.pn_sum16
+
+
+def sum16(data: Buffer) -> int:
+    return _sum16(pointer(data), len(data))  # type: ignore[no-any-return]
+
+
+def checksum(data: Buffer, initial: int) -> int:
+    n = len(data)
+    fn = lib.pn_checksum if n < NOGIL_MIN else lib_nogil.pn_checksum
+    return fn(pointer(data), n, initial)  # type: ignore[no-any-return]

@@ -1,0 +1,51 @@
+"""The exceptions pynet raises on purpose, under one base class."""
+
+from __future__ import annotations
+
+from . import _wire as w
+
+__all__ = ["MalformedPacket", "PynetError", "describe_malformed"]
+
+
+class PynetError(Exception):
+    """Base class of every error pynet raises deliberately."""
+
+
+_REASONS = {
+    w.MALFORMED_EMPTY: "empty packet",
+    w.MALFORMED_IPV4_TRUNCATED: "IPv4 header truncated (fewer than 20 bytes)",
+    w.MALFORMED_IPV4_VERSION: "IP version is not 4",
+    w.MALFORMED_IPV4_IHL_SHORT: "IPv4 header length (IHL) is below 5 words",
+    w.MALFORMED_IPV4_IHL_BEYOND: "IPv4 header length (IHL) runs past the end of the packet",
+    w.MALFORMED_IPV4_NOT_ICMP: "IPv4 protocol is not ICMP",
+    w.MALFORMED_IPV6_TRUNCATED: "IPv6 header truncated (fewer than 40 bytes)",
+    w.MALFORMED_IPV6_VERSION: "IP version is not 6",
+    w.MALFORMED_IPV6_EXT_TRUNCATED: "IPv6 extension header truncated",
+    w.MALFORMED_IPV6_NOT_ICMP: "IPv6 next header is not ICMPv6",
+    w.MALFORMED_ICMP_TRUNCATED: "ICMP header truncated (fewer than 8 bytes)",
+    w.MALFORMED_QUOTE_SHORT: "ICMP error quotes fewer than 8 bytes of the original payload",
+}
+
+
+def describe_malformed(reason: int) -> str:
+    """Words for a MalformedPacket reason code."""
+    if reason > w.MALFORMED_QUOTED:
+        return "in the quoted datagram: " + describe_malformed(reason - w.MALFORMED_QUOTED)
+    return _REASONS.get(reason, f"malformed packet (reason {reason})")
+
+
+class MalformedPacket(PynetError, ValueError):
+    """A packet that cannot be parsed: truncated, or with impossible headers.
+
+    ``reason`` is a stable numeric code, the same in the C and Python
+    backends; ``str(exc)`` says in words what is wrong.
+    """
+
+    reason: int
+
+    def __init__(self, reason: int) -> None:
+        self.reason = reason
+        super().__init__(describe_malformed(reason))
+
+    def __reduce__(self) -> tuple[type[MalformedPacket], tuple[int]]:
+        return (type(self), (self.reason,))
