@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import icmp
 from ._backend import name as backend
-from ._errors import MalformedPacket, PynetError
+from ._errors import MalformedPacket, PynetError, ResolveError
 from ._message import IcmpMessage
 from ._checksum import Checksum, checksum, checksum_update
 
@@ -20,6 +20,7 @@ __all__ = [
     "IcmpMessage",
     "MalformedPacket",
     "PynetError",
+    "ResolveError",
     "__version__",
     "backend",
     "checksum",

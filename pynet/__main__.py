@@ -12,7 +12,11 @@ from typing import List, Optional
 __all__ = ["main"]
 
 COMMANDS = {
-    "ping": ("pynet.ping", "send ICMP echo requests (like iputils ping)"),
+    "ping": ("pynet.ping", "send ICMP echo requests, like iputils ping"),
+    "echo": ("pynet.echo", "run a TCP or UDP echo server in any concurrency model"),
+    "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
+    "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),
+    "bench": ("pynet.bench", "benchmark the echo servers side by side"),
 }
 
 
@@ -39,7 +43,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"pynet: {name} is not yet available", file=sys.stderr)
         return 2
-    return int(module.main(rest))
+    main_fn = getattr(module, "main", None)
+    if main_fn is None:
+        print(f"pynet: {name} is not yet available", file=sys.stderr)
+        return 2
+    return int(main_fn(rest))
 
 
 if __name__ == "__main__":

@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from . import _wire as w
 
-__all__ = ["MalformedPacket", "PynetError", "describe_malformed"]
+__all__ = ["MalformedPacket", "PynetError", "ResolveError", "describe_malformed"]
 
 
 class PynetError(Exception):
-    """Base class of every error pynet raises deliberately."""
+    """Base class of every error pynet raises deliberately.
+
+    ``exit_code`` is what a command-line tool exits with when this error ends
+    it; each tool's own error classes set the codes its users expect.
+    """
+
+    exit_code: int = 2
+
+
+class ResolveError(PynetError, OSError):
+    """A host name that did not resolve (to an address of the wanted family)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(f"{host}: {reason}")
+
+    def __str__(self) -> str:
+        return f"{self.host}: {self.reason}"
+
+    def __reduce__(self) -> tuple[type[ResolveError], tuple[str, str]]:
+        return (type(self), (self.host, self.reason))
 
 
 _REASONS = {

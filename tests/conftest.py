@@ -14,22 +14,14 @@ from hypothesis import HealthCheck, settings
 import pynet
 from pynet import _backend
 
-REQUIRE_ALL = os.environ.get("PYNET_REQUIRE_ALL") == "1"
+from support import REQUIRE_ALL, need
+
 REPO = Path(__file__).resolve().parent.parent
 
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.register_profile(
     "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if REQUIRE_ALL else "dev"))
-
-
-def need(condition: object, reason: str) -> None:
-    """Skip the test when condition is false, or fail it in CI."""
-    if condition:
-        return
-    if REQUIRE_ALL:
-        pytest.fail(f"PYNET_REQUIRE_ALL=1 and a prerequisite is missing: {reason}")
-    pytest.skip(reason)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -1,0 +1,58 @@
+"""What every command-line tool shares: an argument parser whose errors are
+one line, and a main() wrapper that turns errors into one line on stderr and
+an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, List, NoReturn, Optional, Sequence
+
+from ._errors import PynetError
+
+__all__ = ["ArgumentParser", "UsageError", "run_main", "warn"]
+
+
+class UsageError(PynetError):
+    """A bad command line: unknown option, missing or malformed argument."""
+
+    exit_code = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error raises UsageError (one line, exit 2)
+    instead of printing the usage block and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def warn(prog: str, message: str) -> None:
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+def run_main(prog: str, main: Callable[[List[str]], int],
+             argv: Optional[Sequence[str]] = None) -> int:
+    """Run main(argv) and return its exit code. Errors become one line on
+    stderr: UsageError and other PynetErrors exit with their exit_code,
+    OSError with 2, Ctrl-C with 130; a closed stdout (| head) ends quietly."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return main(args)
+    except UsageError as exc:
+        warn(prog, f"{exc} (see --help)")
+        return exc.exit_code
+    except PynetError as exc:
+        warn(prog, str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Python would complain again when flushing stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        warn(prog, exc.strerror or str(exc))
+        return 2
