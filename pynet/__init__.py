@@ -7,6 +7,9 @@ live (PYNET_BACKEND=auto|c|python chooses).
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from . import icmp
 from ._backend import name as backend
 from ._errors import MalformedPacket, PynetError, ResolveError
@@ -14,6 +17,18 @@ from ._message import IcmpMessage
 from ._checksum import Checksum, checksum, checksum_update
 
 __version__ = "0.1.0"
+
+# The tools are imported on first use (pynet.sntp.query(...) works after a
+# bare `import pynet`): importing them here would slow down `import pynet`
+# and make `python -m pynet.TOOL` warn that the module was already imported.
+_LAZY_SUBMODULES = frozenset({"bench", "echo", "sntp", "tcp"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Checksum",
