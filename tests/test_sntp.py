@@ -5,6 +5,7 @@ connected-UDP lessons (L8-L11), the asyncio twin, and the CLI."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import re
 import socket
@@ -407,3 +408,25 @@ def test_api_checks_arguments() -> None:
         sntp.query("127.0.0.1", timeout_s=0)
     with pytest.raises(ValueError):
         sntp.query("127.0.0.1", family=5)
+
+
+def test_session_matches_by_address_port_and_cookie() -> None:
+    """The I/O-free session both drivers share: a valid cookie arriving from
+    the other server's address is not taken; the ICMP error quoting a request
+    finds its probe by the cookie inside."""
+    from pynet.sntp._session import Session
+
+    now = time.time_ns()
+    session = Session([("a", socket.AF_INET, ("127.0.0.1", 123)),
+                       ("b", socket.AF_INET, ("127.0.0.2", 123))], clock=lambda: now)
+    first, second = session.probes
+    request_a, request_b = session.request(first), session.request(second)
+    session.on_datagram(reply(request_a, clock=lambda: now), ("127.0.0.2", 123), now)
+    assert first.result is None and second.ignored == 1
+    assert second.last_ignored == "the reply to 127.0.0.1 came from 127.0.0.2"
+    session.on_datagram(reply(request_a, clock=lambda: now), ("127.0.0.1", 123), now)
+    assert first.result is not None and first.result.ok and first.result.offset_s == 0
+    session.on_icmp_error(errno.ECONNREFUSED, quoted=request_b, destination=("127.0.0.9", 1))
+    assert isinstance(second.result.error, sntp.PortUnreachable)  # type: ignore[union-attr]
+    session.on_datagram(b"\x24" + bytes(47), ("192.0.2.7", 123), now)
+    assert session.stray == 1 and session.finished

@@ -109,8 +109,11 @@ class Session:
             self._ignore(by_address, f"mode {reply.mode}, not a server reply")
             return
         probe = self.by_cookie.get(reply.originate)
-        if probe is None or probe.address != address:
+        if probe is None:
             self._ignore(by_address, "originate timestamp does not match our request")
+            return
+        if probe.address != address:
+            self._ignore(by_address, f"the reply to {probe.address} came from {address}")
             return
         if probe.port != port:
             probe.ignore(f"reply from port {port}, not {probe.port}")

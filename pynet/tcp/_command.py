@@ -80,6 +80,16 @@ def _write(data: bytes) -> None:
     sys.stdout.buffer.flush()
 
 
+def _stdin_fd() -> Optional[int]:
+    """The descriptor of standard input, or None when there is none (closed)."""
+    if sys.stdin is None:
+        return None
+    try:
+        return sys.stdin.fileno()
+    except (OSError, ValueError):
+        return None
+
+
 def _main(argv: List[str]) -> int:
     args = build_parser().parse_args(argv)
     input_fd: Optional[int] = None
@@ -92,7 +102,7 @@ def _main(argv: List[str]) -> int:
         payload = args.send.encode("utf-8", "surrogateescape")
     else:
         payload = b""
-        input_fd = sys.stdin.fileno()
+        input_fd = _stdin_fd()
     request(args.host, args.port, payload, family=args.family,
             connect_timeout_s=args.connect_timeout, idle_timeout_s=args.timeout,
             shutdown=args.shutdown, input_fd=input_fd, sink=_write,
