@@ -12,7 +12,7 @@ from .._errors import ResolveError
 from .._resolve import Address, resolve
 from ._connect import Trace, open_connection
 from ._errors import NameNotResolved, TcpError
-from ._exchange import exchange
+from ._exchange import drain_after_reset, exchange
 
 __all__ = ["TcpResult", "request", "resolve_host"]
 
@@ -92,6 +92,8 @@ def request(host: str, port: int, data: Buffer = b"", *, family: Optional[int] =
     received = bytearray()
     take = received.extend if sink is None else sink
     try:
+        if conn.reset:
+            drain_after_reset(conn.sock, take)
         done = exchange(conn.sock, payload, take, input_fd=input_fd,
                         idle_timeout_s=idle_timeout_s, shutdown=shutdown, trace=trace)
     except TcpError as exc:

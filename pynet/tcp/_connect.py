@@ -37,18 +37,24 @@ class Connection:
     address: str
     port: int
     connect_time_s: float
+    # The peer accepted and reset before we looked (a RST after the
+    # handshake: SO_ERROR says ECONNRESET, not ECONNREFUSED). What it sent
+    # first may still wait in the socket; the exchange reads it, then fails.
+    reset: bool = False
 
 
 def sockaddr_text(family: int, address: str, port: int) -> str:
     return f"[{address}]:{port}" if family == socket.AF_INET6 else f"{address}:{port}"
 
 
-def _attempt(family: int, sockaddr: Tuple[object, ...], budget_s: float) -> Tuple[Optional[socket.socket], str]:
-    """One connect with a time budget: (socket, "") or (None, why not)."""
+def _attempt(family: int, sockaddr: Tuple[object, ...],
+             budget_s: float) -> Tuple[Optional[socket.socket], str, int]:
+    """One connect with a time budget: (socket, "", 0 or ECONNRESET) or
+    (None, why not, errno)."""
     try:
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
-        return None, exc.strerror or str(exc)
+        return None, exc.strerror or str(exc), exc.errno or 0
     try:
         sock.setblocking(False)
         err = sock.connect_ex(sockaddr)
@@ -57,12 +63,12 @@ def _attempt(family: int, sockaddr: Tuple[object, ...], budget_s: float) -> Tupl
                 sel.register(sock, selectors.EVENT_WRITE)
                 if not sel.select(budget_s):
                     sock.close()
-                    return None, "timed out"
+                    return None, "timed out", errno.ETIMEDOUT
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err == 0:
-            return sock, ""
+        if err in (0, errno.ECONNRESET):
+            return sock, "", err
         sock.close()
-        return None, os.strerror(err)
+        return None, os.strerror(err), err
     except BaseException:
         sock.close()
         raise
@@ -90,15 +96,15 @@ def open_connection(host: str, port: int, addresses: List[Address], connect_time
         if trace:
             trace(f"trying {where}")
         start = time.monotonic()
-        sock, why = _attempt(family, sockaddr, budget)
+        sock, why, err = _attempt(family, sockaddr, budget)
         if sock is not None:
             elapsed = time.monotonic() - start
             if trace:
                 trace(f"connected to {where} in {elapsed * 1e3:.3f} ms")
-            return Connection(sock, family, address, port, elapsed)
+            return Connection(sock, family, address, port, elapsed, err == errno.ECONNRESET)
         if trace:
             trace(f"{where}: {why}")
-        timed_out = timed_out or why == "timed out"
+        timed_out = timed_out or err == errno.ETIMEDOUT
         failures.append((address, why))
     if len(failures) == 1:
         address, why = failures[0]

@@ -22,7 +22,7 @@ from .._wait import Deadline, new_selector
 from ._connect import Trace
 from ._errors import ConnectionReset, EmptyReply, IdleTimeout, SendFailed
 
-__all__ = ["Exchanged", "exchange"]
+__all__ = ["Exchanged", "drain_after_reset", "exchange"]
 
 CHUNK = 65536
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE rather than SIGPIPE
@@ -90,6 +90,22 @@ class _Exchange:
         else:
             self.input_fd = None
         return True
+
+
+def drain_after_reset(sock: socket.socket, sink: Callable[[bytes], None]) -> None:
+    """The peer reset the connection before we used it: hand over what it
+    sent before the RST, which the socket still holds, then fail."""
+    received = 0
+    while True:
+        try:
+            data = sock.recv(CHUNK)
+        except (BlockingIOError, ConnectionResetError):
+            break
+        if not data:
+            break
+        received += len(data)
+        sink(data)
+    raise ConnectionReset(f"connection reset by peer after {received} bytes received and 0 sent")
 
 
 def exchange(sock: socket.socket, request: bytes, sink: Callable[[bytes], None], *,
