@@ -147,12 +147,12 @@ def test_spoofed_reply_is_ignored_and_the_real_one_taken() -> None:
 def test_not_a_reply_is_ignored_until_the_timeout(script: Any, why: str) -> None:
     with fake_ntp(script) as srv:
         start = time.monotonic()
-        result = one(port=srv.port, timeout_s=0.5)
+        result = one(port=srv.port, timeout_s=0.3)
         elapsed = time.monotonic() - start
     assert isinstance(result.error, sntp.NoReply) and result.error.kind == "timeout"
     assert f"ignored 1 datagram: {why}" in str(result.error)
     assert result.ignored == 1
-    assert 0.5 <= elapsed <= 0.55
+    assert elapsed >= 0.3  # what was ignored did not end the wait
 
 
 def test_truncated_then_real_reply() -> None:
@@ -341,7 +341,7 @@ def test_query_async() -> None:
     assert results[0].ok and results[0].offset_s == pytest.approx(1.0, abs=0.005)
     assert isinstance(results[1].error, sntp.NoReply)
     assert isinstance(results[2].error, sntp.PortUnreachable)
-    assert 0.5 <= elapsed <= 0.55 + 0.1
+    assert 0.5 <= elapsed <= 0.5 + 0.05 + 0.1  # the timeout, plus the asyncio.run() set-up
     assert single[0].ok and single[0].offset_s == pytest.approx(1.0, abs=0.005)
 
 
@@ -430,3 +430,15 @@ def test_session_matches_by_address_port_and_cookie() -> None:
     assert isinstance(second.result.error, sntp.PortUnreachable)  # type: ignore[union-attr]
     session.on_datagram(b"\x24" + bytes(47), ("192.0.2.7", 123), now)
     assert session.stray == 1 and session.finished
+
+
+def test_ipv4_and_ipv6_servers_in_one_round() -> None:
+    # One socket per family; nothing listens on ::1 at that port, and the
+    # ICMPv6 port unreachable comes back through IPV6_RECVERR at once.
+    with fake_ntp(answer()) as srv:
+        start = time.monotonic()
+        results = sntp.query(["::1", "127.0.0.1"], port=srv.port, timeout_s=5)
+        elapsed = time.monotonic() - start
+    assert isinstance(results[0].error, sntp.PortUnreachable) and results[0].address == "::1"
+    assert results[1].ok
+    assert elapsed < 2.5

@@ -69,17 +69,19 @@ class Round:
         while True:
             try:
                 data, source = sock.recvfrom(RECV_MAX)
-            except (BlockingIOError, InterruptedError):
+            except BlockingIOError:
                 break
             except OSError as exc:
-                if exc.errno is None:
-                    raise
+                # A pending ICMP error. On a connected socket it can only be
+                # about our one request; on a shared one the error queue, read
+                # below, says whose it was. What is still queued behind it is
+                # read on the next round of poll().
                 probe = self.connected.get(fd)
                 if probe is not None:
-                    self.session.on_icmp_error(exc.errno, probe)
+                    self.session.on_icmp_error(exc.errno or 0, probe)
                 elif not self.recverr.get(fd):
                     self.session.stray += 1
-                continue  # the error queue, read below, says whose it was
+                break
             self.session.on_datagram(data, source, clock())
         if self.recverr.get(fd):
             self._drain_errors(sock)
@@ -89,7 +91,7 @@ class Round:
             try:
                 quoted, ancillary, _flags, destination = sock.recvmsg(
                     RECV_MAX, _CMSG_SPACE, _MSG_ERRQUEUE)
-            except (BlockingIOError, InterruptedError):
+            except BlockingIOError:
                 return
             for level, kind, data in ancillary:
                 if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR),

@@ -131,8 +131,11 @@ def exchange(sock: socket.socket, request: bytes, sink: Callable[[bytes], None],
         input_registered: Optional[int] = None
         while True:
             if shutdown and not shut and not ex.pending and ex.input_fd is None:
-                sock.shutdown(socket.SHUT_WR)
                 shut = True
+                try:
+                    sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass  # already reset or closed: the next read reports how
                 if trace:
                     trace("request sent; our side shut down for writing")
             wanted = 0 if ex.peer_closed else selectors.EVENT_READ
