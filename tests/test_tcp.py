@@ -374,6 +374,12 @@ def test_usage_errors(args: List[str]) -> None:
     one_line(run.stderr)
 
 
+def test_cli_defaults_are_seconds_not_minutes() -> None:
+    from pynet.tcp._command import build_parser
+    args = build_parser().parse_args(["127.0.0.1", "80"])
+    assert (args.connect_timeout, args.timeout) == (5.0, 2.0)
+
+
 def test_api_checks_arguments() -> None:
     with pytest.raises(ValueError):
         tcp.request("127.0.0.1", 0)
