@@ -1,0 +1,83 @@
+"""`python -m pynet.sntp SERVER [SERVER ...]`: ask NTP servers for the time."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import List, Optional
+
+from .._cli import ArgumentParser, run_main, warn
+from ._format import json_line, text_line, who
+from ._query import DEFAULT_PORT, DEFAULT_TIMEOUT_S, query
+
+__all__ = ["PROG", "main"]
+
+PROG = "pynet sntp"
+
+DESCRIPTION = """\
+Ask one or more NTP servers for the time (RFC 4330 SNTP), all at once, and
+print one line per server that answered, like sntp/ntpdig:
+
+  DATE TIME (UTC-OFFSET) OFFSET +/- ERROR SERVER [ADDRESS] sSTRATUM LEAP
+
+OFFSET is how far the server's clock is ahead of this one, in seconds. A
+server that gave no usable answer (no reply, port unreachable, kiss-o'-death,
+unsynchronised) gets one line on stderr instead."""
+
+EPILOG = """\
+exit status: 0 when at least one server answered, 1 when none did,
+2 for a usage error or a name that does not resolve."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
+    return value
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("servers", metavar="SERVER", nargs="+", help="NTP server name or address")
+    parser.add_argument("-p", "--port", type=_port, default=DEFAULT_PORT,
+                        help=f"UDP port of the servers (default {DEFAULT_PORT})")
+    parser.add_argument("-t", "--timeout", metavar="S", type=_seconds, default=DEFAULT_TIMEOUT_S,
+                        help=f"wait at most S seconds for the answers (default {DEFAULT_TIMEOUT_S:g})")
+    family = parser.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
+    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
+    parser.add_argument("-j", "--json", action="store_true",
+                        help="one JSON object per server on stdout, failures included")
+    return parser
+
+
+def _main(argv: List[str]) -> int:
+    args = build_parser().parse_args(argv)
+    results = query(args.servers, port=args.port, timeout_s=args.timeout, family=args.family)
+    for result in results:
+        if args.json:
+            print(json_line(result), flush=True)
+        elif result.error is None:
+            print(text_line(result), flush=True)
+        else:
+            warn(PROG, f"{who(result)}: {result.error}")
+    return 0 if any(result.ok for result in results) else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(PROG, _main, argv)

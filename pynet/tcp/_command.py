@@ -1,0 +1,114 @@
+"""`python -m pynet.tcp HOST PORT`: the course's TCP client, done right."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import List, Optional
+
+from .._cli import ArgumentParser, UsageError, run_main
+from ._client import request
+from ._http import http_get
+
+__all__ = ["main", "PROG"]
+
+PROG = "pynet tcp"
+
+DESCRIPTION = """\
+Connect to HOST:PORT (every address HOST resolves to, in turn), send a
+request, and print everything that comes back until the peer closes the
+connection or nothing arrives for the idle timeout. The request is --send
+TEXT, --http-get PATH, or else standard input up to its end."""
+
+EPILOG = """\
+exit status (curl's codes): 0 done, 2 usage, 6 name not resolved,
+7 could not connect (refused, unreachable), 28 timed out (connecting, or
+nothing received), 52 the peer closed without sending anything, 55 the peer
+went away before the request was sent, 56 connection reset by peer."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
+    return value
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("host", metavar="HOST", help="name or address to connect to")
+    parser.add_argument("port", metavar="PORT", type=_port, help="TCP port (1-65535)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--send", metavar="TEXT", help="send TEXT (UTF-8) instead of stdin")
+    what.add_argument("--http-get", metavar="PATH",
+                      help="send an HTTP/1.0 GET for PATH with a Host header, e.g. /")
+    parser.add_argument("--connect-timeout", metavar="S", type=_seconds, default=5.0,
+                        help="give up connecting after S seconds in all (default 5)")
+    parser.add_argument("--timeout", metavar="S", type=_seconds, default=2.0,
+                        help="end after S seconds with nothing sent or received (default 2)")
+    parser.add_argument("--shutdown", action="store_true",
+                        help="half-close our side once the request is sent (like nc -N)")
+    family = parser.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
+    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="report the address, connect time and byte counts on stderr")
+    return parser
+
+
+def _trace(line: str) -> None:
+    print(f"* {line}", file=sys.stderr, flush=True)
+
+
+def _write(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _stdin_fd() -> Optional[int]:
+    """The descriptor of standard input, or None when there is none (closed)."""
+    if sys.stdin is None:
+        return None
+    try:
+        return sys.stdin.fileno()
+    except (OSError, ValueError):
+        return None
+
+
+def _main(argv: List[str]) -> int:
+    args = build_parser().parse_args(argv)
+    input_fd: Optional[int] = None
+    if args.http_get is not None:
+        try:
+            payload = http_get(args.host, args.http_get, args.port)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.send is not None:
+        payload = args.send.encode("utf-8", "surrogateescape")
+    else:
+        payload = b""
+        input_fd = _stdin_fd()
+    request(args.host, args.port, payload, family=args.family,
+            connect_timeout_s=args.connect_timeout, idle_timeout_s=args.timeout,
+            shutdown=args.shutdown, input_fd=input_fd, sink=_write,
+            trace=_trace if args.verbose else None)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(PROG, _main, argv)

@@ -1,0 +1,393 @@
+"""pynet.tcp against loopback peers made here: every failure of the course
+(L1-L7) reproduced, reported in one line with curl's exit code, and the
+timeouts honoured within 10 % (or 50 ms)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import subprocess
+import threading
+import time
+from typing import Any, List
+
+import pytest
+from support import cli, offline, outside_env, program
+from tcp_peers import (
+    HttpRecorder,
+    closed_port,
+    closing,
+    echo,
+    full_backlog,
+    resetting,
+    serving,
+    silent,
+    wait_listening,
+)
+
+import pynet
+from pynet import tcp
+
+HTTP_REPLY = b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
+HTTP_REPLY_TEXT = "HTTP/1.0 200 OK\nContent-Length: 6\n\nhello\n"  # as cli() reads it (text mode)
+
+
+def assert_honoured(elapsed_s: float, timeout_s: float) -> None:
+    """A timeout ends no earlier than asked and within 10 % (or 50 ms) after."""
+    assert timeout_s <= elapsed_s <= timeout_s + max(0.1 * timeout_s, 0.05), elapsed_s
+
+
+def wait_for_hangup(sock: socket.socket, timeout_s: float = 10.0) -> bool:
+    """Wait (with a deadline) until the peer's RST has reached sock."""
+    poller = select.poll()
+    poller.register(sock, select.POLLHUP | select.POLLERR)  # not POLLIN: data may come first
+    return bool(poller.poll(int(timeout_s * 1000)))
+
+
+def one_line(stderr: str) -> str:
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert stderr.startswith("pynet tcp: "), stderr
+    return stderr
+
+
+# L1: resolve, connect, send a request, print the reply.
+
+def test_http_get_is_proper_http_1_0() -> None:
+    recorder = HttpRecorder(HTTP_REPLY)
+    with serving(recorder) as server:
+        result = tcp.request("127.0.0.1", server.port, tcp.http_get("127.0.0.1", "/", server.port))
+    assert result.data == HTTP_REPLY and result.peer_closed
+    assert result.bytes_received == len(HTTP_REPLY) and result.address == "127.0.0.1"
+    assert result.family == socket.AF_INET and result.connect_time_s > 0
+    request = recorder.requests[0]
+    assert request.startswith(b"GET / HTTP/1.0\r\n") and request.endswith(b"\r\n\r\n")
+    assert f"\r\nHost: 127.0.0.1:{server.port}\r\n".encode() in request
+    assert b"\n" not in request.replace(b"\r\n", b"")  # CRLF everywhere, no bare LF
+    assert result.bytes_sent == len(request)
+
+
+def test_cli_http_get_prints_the_reply() -> None:
+    recorder = HttpRecorder(HTTP_REPLY)
+    with serving(recorder) as server:
+        run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--http-get", "/index.html")
+    assert run.returncode == 0 and run.stderr == ""
+    assert run.stdout == HTTP_REPLY_TEXT
+    assert recorder.requests[0].startswith(b"GET /index.html HTTP/1.0\r\n")
+
+
+def test_http_request_builder() -> None:
+    assert tcp.http_get("example.org", "/") == (
+        b"GET / HTTP/1.0\r\nHost: example.org\r\nUser-Agent: pynet/"
+        + pynet.__version__.encode() + b"\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+    assert b"\r\nHost: [::1]:8080\r\n" in tcp.http_get("::1", "/", 8080)
+    assert tcp.http_get("h", "/caf\u00e9?q=1").startswith(b"GET /caf%C3%A9?q=1 HTTP/1.0\r\n")
+    assert b"Host: xn--caf-dma.example\r\n" in tcp.http_get("caf\u00e9.example", "/")
+    for bad in ("index.html", "/a b", "/x\r\nEvil: 1", "/tab\t"):
+        with pytest.raises(ValueError):
+            tcp.http_get("h", bad)
+    with pytest.raises(ValueError):
+        tcp.http_get("h\r\nX: y", "/")
+
+
+def test_pynet_command_dispatches_to_tcp() -> None:
+    with serving(HttpRecorder(HTTP_REPLY)) as server:
+        run = cli("pynet", "tcp", "127.0.0.1", str(server.port), "--send", "hi\r\n\r\n")
+    assert run.returncode == 0 and run.stdout == HTTP_REPLY_TEXT
+
+
+def test_ipv6_and_every_address_is_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    with serving(HttpRecorder(HTTP_REPLY), host="::1") as server:
+        result = tcp.request("::1", server.port, b"GET / HTTP/1.0\r\n\r\n")
+        assert result.family == socket.AF_INET6 and result.data == HTTP_REPLY
+        # A name whose first address refuses (nothing on 127.0.0.1 at that
+        # port): the client goes on to the next one.
+        real = socket.getaddrinfo
+
+        def two_addresses(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host != "twice.test":
+                return real(host, port, *args, **kwargs)
+            return (real("127.0.0.1", port, socket.AF_INET, socket.SOCK_STREAM)
+                    + real("::1", port, socket.AF_INET6, socket.SOCK_STREAM))
+
+        monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+        lines: List[str] = []
+        result = tcp.request("twice.test", server.port, b"x\r\n\r\n", trace=lines.append)
+    assert result.address == "::1" and result.data == HTTP_REPLY
+    assert any("127.0.0.1" in line and "refused" in line for line in lines), lines
+
+
+# L2: a name that does not resolve.
+
+def test_unresolvable_name_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    with pytest.raises(tcp.NameNotResolved) as info:
+        tcp.request("miminet.rus", 80)
+    assert info.value.exit_code == 6 and info.value.host == "miminet.rus"
+    assert isinstance(info.value, pynet.ResolveError)
+
+
+def test_unresolvable_name_cli() -> None:
+    run = cli("pynet.tcp", "miminet.rus", "80", "--http-get", "/", prefix=offline())
+    assert run.returncode == 6 and run.stdout == ""
+    assert one_line(run.stderr).startswith("pynet tcp: miminet.rus: ")
+
+
+def test_wrong_family_is_a_name_error() -> None:
+    run = cli("pynet.tcp", "-6", "127.0.0.1", "80")
+    assert run.returncode == 6
+    one_line(run.stderr)
+
+
+# L3: connection refused, at once.
+
+def test_refused_api() -> None:
+    port = closed_port()
+    start = time.monotonic()
+    with pytest.raises(tcp.ConnectFailed) as info:
+        tcp.request("127.0.0.1", port, b"x", connect_timeout_s=5)
+    assert time.monotonic() - start < 2.5  # the RST ends it; no waiting for the timeout
+    assert info.value.exit_code == 7
+    assert str(info.value) == f"connect to 127.0.0.1 port {port}: Connection refused"
+
+
+def test_refused_cli() -> None:
+    port = closed_port()
+    run = cli("pynet.tcp", "127.0.0.1", str(port), "--send", "x")
+    assert run.returncode == 7
+    assert one_line(run.stderr) == f"pynet tcp: connect to 127.0.0.1 port {port}: Connection refused\n"
+
+
+# L4: a connect that would hang (SYNs dropped) ends at the connect timeout.
+
+def test_connect_timeout_is_honoured() -> None:
+    with full_backlog() as port:
+        start = time.monotonic()
+        with pytest.raises(tcp.ConnectTimeout) as info:
+            tcp.request("127.0.0.1", port, b"x", connect_timeout_s=1.0)
+        elapsed = time.monotonic() - start
+    assert_honoured(elapsed, 1.0)
+    assert info.value.exit_code == 28
+    assert str(info.value) == f"connect to 127.0.0.1 port {port}: timed out after 1 s"
+
+
+def test_connect_timeout_cli() -> None:
+    with full_backlog() as port:
+        run = cli("pynet.tcp", "127.0.0.1", str(port), "--connect-timeout", "0.3", "--send", "x")
+    assert run.returncode == 28
+    assert one_line(run.stderr) == (
+        f"pynet tcp: connect to 127.0.0.1 port {port}: timed out after 0.3 s\n")
+
+
+def test_connect_timeout_is_shared_between_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    with full_backlog("127.0.0.1") as port, full_backlog("127.0.0.2", port):
+        real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", lambda host, p, *a, **k: (
+            real("127.0.0.1", p, socket.AF_INET, socket.SOCK_STREAM)
+            + real("127.0.0.2", p, socket.AF_INET, socket.SOCK_STREAM)))
+        lines: List[str] = []
+        start = time.monotonic()
+        with pytest.raises(tcp.ConnectTimeout) as info:
+            tcp.request("slow.test", port, connect_timeout_s=1.0, trace=lines.append)
+        elapsed = time.monotonic() - start
+    assert_honoured(elapsed, 1.0)
+    assert str(info.value) == (f"connect to slow.test port {port}: timed out after 1 s "
+                               "(127.0.0.1: timed out; 127.0.0.2: timed out)")
+    assert [line for line in lines if line.startswith("trying")] == [
+        f"trying 127.0.0.1:{port}", f"trying 127.0.0.2:{port}"]
+
+
+# L5: sendall semantics; an error on reset, never a silent loss.
+
+def test_large_request_is_sent_whole_while_the_reply_is_read() -> None:
+    payload = os.urandom(4 << 20)  # more than both socket buffers: needs full duplex
+    with serving(echo) as server:
+        result = tcp.request("127.0.0.1", server.port, payload, shutdown=True)
+    assert result.bytes_sent == len(payload)
+    assert result.data == payload and result.peer_closed
+    assert not server.errors
+
+
+def test_peer_gone_while_sending_is_an_error() -> None:
+    # The peer reads a little and closes: the rest of the request cannot be
+    # delivered, and that must be an error (EPIPE or RST), not a success.
+    def read_little(conn: socket.socket) -> None:
+        conn.recv(10)
+
+    payload = bytes(16 << 20)
+    with serving(read_little) as server:
+        with pytest.raises((tcp.SendFailed, tcp.ConnectionReset)) as info:
+            tcp.request("127.0.0.1", server.port, payload, idle_timeout_s=5)
+    assert info.value.exit_code in (55, 56)
+
+
+def test_peer_that_never_reads_stalls_the_send() -> None:
+    release = threading.Event()
+    with serving(lambda conn: release.wait(10)) as server:
+        try:
+            with pytest.raises(tcp.IdleTimeout) as info:
+                tcp.request("127.0.0.1", server.port, bytes(64 << 20), idle_timeout_s=0.3)
+        finally:
+            release.set()
+    assert "sending stalled" in str(info.value) and "not delivered" in str(info.value)
+
+
+def test_reset_api() -> None:
+    with serving(resetting) as server:
+        with pytest.raises(tcp.ConnectionReset) as info:
+            tcp.request("127.0.0.1", server.port, b"", idle_timeout_s=5)
+    assert info.value.exit_code == 56 and info.value.received == b""
+    assert "reset by peer" in str(info.value)
+
+
+def test_reset_after_data_keeps_the_data() -> None:
+    with serving(lambda conn: resetting(conn, b"partial")) as server:
+        with pytest.raises(tcp.ConnectionReset) as info:
+            tcp.request("127.0.0.1", server.port, idle_timeout_s=5)
+        assert info.value.received == b"partial"
+        run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--timeout", "5", input="")
+    assert run.returncode == 56 and run.stdout == "partial"
+    assert one_line(run.stderr).startswith("pynet tcp: connection reset by peer after 7 bytes")
+
+
+def test_reset_seen_at_connect_keeps_the_data() -> None:
+    # When the RST lands before the client looks at its connecting socket,
+    # SO_ERROR says ECONNRESET (not ECONNREFUSED: the handshake was done),
+    # and the data sent before the RST is still queued: it must come out.
+    from pynet.tcp._exchange import drain_after_reset
+    connected = threading.Event()
+
+    def reset_once_connected(conn: socket.socket) -> None:
+        connected.wait(10)
+        resetting(conn, b"partial")
+
+    with serving(reset_once_connected) as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        connected.set()
+        with client:
+            assert wait_for_hangup(client)
+            assert client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET
+            client.setblocking(False)
+            got: List[bytes] = []
+            with pytest.raises(tcp.ConnectionReset, match="after 7 bytes received"):
+                drain_after_reset(client, got.append)
+    assert got == [b"partial"]
+
+
+# L6: the idle timeout; "peer closed" distinct from a timeout.
+
+def test_idle_timeout_is_honoured() -> None:
+    with serving(silent) as server:
+        start = time.monotonic()
+        with pytest.raises(tcp.IdleTimeout) as info:
+            tcp.request("127.0.0.1", server.port, b"hello\n", idle_timeout_s=1.0)
+        elapsed = time.monotonic() - start
+    assert_honoured(elapsed, 1.0)
+    assert info.value.exit_code == 28 and "nothing received within 1 s" in str(info.value)
+
+
+def test_idle_timeout_after_data_is_success() -> None:
+    with serving(echo) as server:
+        start = time.monotonic()
+        result = tcp.request("127.0.0.1", server.port, b"ping\n", idle_timeout_s=0.5)
+        elapsed = time.monotonic() - start
+    assert result.data == b"ping\n" and not result.peer_closed
+    assert elapsed >= 0.5
+
+
+def test_silent_peer_cli() -> None:
+    with serving(silent) as server:
+        run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--timeout", "0.3", "--send", "x")
+    assert run.returncode == 28 and run.stdout == ""
+    assert "nothing received within 0.3 s" in one_line(run.stderr)
+
+
+def test_empty_reply() -> None:
+    with serving(closing) as server:
+        with pytest.raises(tcp.EmptyReply) as info:
+            tcp.request("127.0.0.1", server.port, b"hello\n", idle_timeout_s=5)
+        assert info.value.exit_code == 52
+        run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--send", "hello\n", "--timeout", "5")
+    assert run.returncode == 52
+    assert "closed the connection without sending anything" in one_line(run.stderr)
+
+
+# -v, stdin, and netcat as the outside peer.
+
+def test_verbose_reports_address_time_and_bytes() -> None:
+    with serving(echo) as server:
+        run = cli("pynet.tcp", "-v", "127.0.0.1", str(server.port), "--send", "abc",
+                  "--shutdown")
+    assert run.returncode == 0 and run.stdout == "abc"
+    lines = run.stderr.splitlines()
+    assert lines[0] == "* 127.0.0.1 resolved to 127.0.0.1"
+    assert lines[2].startswith(f"* connected to 127.0.0.1:{server.port} in ") and " ms" in lines[2]
+    assert lines[-1].startswith("* sent 3 bytes, received 3 bytes in ")
+    assert lines[-1].endswith("; the peer closed the connection")
+
+
+def test_stdin_is_the_request() -> None:
+    with serving(echo) as server:
+        run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--shutdown", input="from stdin\n")
+    assert run.returncode == 0 and run.stdout == "from stdin\n"
+
+
+def test_netcat_as_the_server(tmp_path: Any) -> None:
+    nc = program("nc")
+    port = closed_port()
+    reply = tmp_path / "reply"
+    reply.write_bytes(b"reply from nc\n")
+    with open(reply, "rb") as stdin:
+        # -N: shut the connection down once stdin is sent, so the client sees EOF.
+        server = subprocess.Popen([nc, "-N", "-l", "127.0.0.1", str(port)], env=outside_env(),
+                                  stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_listening(port)
+        run = cli("pynet.tcp", "127.0.0.1", str(port), "--send", "request to nc\n",
+                  "--timeout", "5")
+        out, _ = server.communicate(timeout=10)
+    finally:
+        server.kill()
+        server.wait()
+    assert run.returncode == 0 and run.stdout == "reply from nc\n"
+    assert out == b"request to nc\n"
+
+
+# Bad command lines and arguments.
+
+@pytest.mark.parametrize("args", [
+    ["127.0.0.1"],
+    ["127.0.0.1", "99999"],
+    ["127.0.0.1", "http"],
+    ["127.0.0.1", "80", "--timeout", "0"],
+    ["127.0.0.1", "80", "--connect-timeout", "nan"],
+    ["127.0.0.1", "80", "--send", "x", "--http-get", "/"],
+    ["127.0.0.1", "80", "--http-get", "no-slash"],
+])
+def test_usage_errors(args: List[str]) -> None:
+    run = cli("pynet.tcp", *args)
+    assert run.returncode == 2 and run.stdout == ""
+    one_line(run.stderr)
+
+
+def test_cli_defaults_are_seconds_not_minutes() -> None:
+    from pynet.tcp._command import build_parser
+    args = build_parser().parse_args(["127.0.0.1", "80"])
+    assert (args.connect_timeout, args.timeout) == (5.0, 2.0)
+
+
+def test_api_checks_arguments() -> None:
+    with pytest.raises(ValueError):
+        tcp.request("127.0.0.1", 0)
+    with pytest.raises(TypeError):
+        tcp.request("127.0.0.1", "80")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        tcp.request("127.0.0.1", 80, "text")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        tcp.request("127.0.0.1", 80, idle_timeout_s=-1)
+    with pytest.raises(ValueError):
+        tcp.request("127.0.0.1", 80, family=5)
