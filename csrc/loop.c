@@ -85,6 +85,10 @@ struct pn__echo {
 #endif
     struct pn__udp_pending udp_pending;
     int udp_interest;
+#ifndef PN__HAVE_MMSG
+    struct sockaddr_storage from;  /* the sender of the datagram in scratch */
+    socklen_t fromlen;
+#endif
 };
 
 static uint64_t pn__now_ms(void)
@@ -425,14 +429,11 @@ static void pn__udp_writable(struct pn__echo *e)
 
 #else /* one datagram at a time */
 
-static struct sockaddr_storage pn__udp_from;
-static socklen_t pn__udp_fromlen;
-
 static int pn__udp_send_one(struct pn__echo *e)
 {
     for (;;) {
         ssize_t w = sendto(e->fd, e->scratch, (size_t)e->udp_pending.count, 0,
-                           (struct sockaddr *)&pn__udp_from, pn__udp_fromlen);
+                           (struct sockaddr *)&e->from, e->fromlen);
         if (w >= 0)
             break;
         if (errno == EINTR)
@@ -453,9 +454,9 @@ static void pn__udp_readable(struct pn__echo *e)
     for (round = 0; round < PN__UDP_ROUNDS * PN__UDP_BATCH; round++) {
         ssize_t n;
 
-        pn__udp_fromlen = sizeof(pn__udp_from);
-        n = recvfrom(e->fd, e->scratch, PN__DGRAM_MAX, 0, (struct sockaddr *)&pn__udp_from,
-                     &pn__udp_fromlen);
+        e->fromlen = sizeof(e->from);
+        n = recvfrom(e->fd, e->scratch, PN__DGRAM_MAX, 0, (struct sockaddr *)&e->from,
+                     &e->fromlen);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -70,6 +70,7 @@ def test_slow_reader_bounds_memory() -> None:
 
 def test_resets_leave_the_server_serving() -> None:
     with EchoProcess("--model", "native") as server:
+        assert exchange(server.address, b"warm") == b"warm"  # the loop runs: its poller is open
         base = server.fds()
         for i in range(200):
             sock = socket.create_connection(server.address, timeout=30)
@@ -100,6 +101,7 @@ def test_ten_thousand_connections_then_no_fd_leak(poller: str) -> None:
     count = 10_000
     _raise_fd_limit(count + 1024)
     with EchoProcess("--model", "native", "--poller", poller, "--backlog", "4096") as server:
+        assert exchange(server.address, b"warm") == b"warm"  # the loop runs: its poller is open
         base_fds = server.fds()
         base_rss = server.rss_kib()
         socks = []
