@@ -4,6 +4,7 @@ checked, the table, the JSON file and the chart written."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from support import cli, need
@@ -17,8 +18,12 @@ def test_quick_run(tmp_path: Path) -> None:
         have_mpl = False
     need(have_mpl, "matplotlib is not installed (the bench extra)")
     out, chart = tmp_path / "bench.json", tmp_path / "bench.png"
-    done = cli("pynet.bench", "echo", "--quick", "--json", str(out), "--chart", str(chart),
-               timeout=300)
+    # matplotlib's C++ font module aborts under a preloaded libasan (its
+    # exceptions meet ASan's __cxa_throw interceptor): the sanitizer run
+    # checks everything but the chart, which the other two runs draw.
+    sanitized = os.environ.get("PYNET_EXPECT_SANITIZED") == "1"
+    done = cli("pynet.bench", "echo", "--quick", "--json", str(out),
+               "--chart", "" if sanitized else str(chart), timeout=300)
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text())
     rows = doc["rows"]
@@ -33,7 +38,8 @@ def test_quick_run(tmp_path: Path) -> None:
         assert f"| {row['case']} | {row['server']} |" in done.stdout
     assert doc["idle"]["held"] == doc["idle"]["connections"] == 200
     assert "idle connections: native held 200" in done.stdout
-    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if not sanitized:
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bad_options() -> None:
