@@ -172,8 +172,9 @@ struct pn_echo_stats {
  * without the GIL. */
 int pn_echo_run(const struct pn_echo_config *config, struct pn_echo_stats *stats);
 
-/* The load generator: `connections` sockets to one echo server, each with
- * one message in flight; every reply is checked byte for byte. */
+/* The load generator: `connections` TCP connections to one echo server (or
+ * UDP flows over one socket), each with one message in flight; every reply
+ * is checked byte for byte. */
 #define PN_LOADGEN_BUCKETS 640
 
 struct pn_loadgen_config {
