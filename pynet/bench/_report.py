@@ -25,10 +25,14 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         f"Warm-up {settings.warmup_s:g} s, measured {settings.duration_s:g} s per row; {pin}; "
         "one message in flight per connection; every reply checked byte for byte.",
         "`vs uvloop`: this row's msgs/s over uvloop's; `native speed-up`: native's msgs/s "
-        "over this row's.",
+        "over this row's; `server CPU`: the server's CPU time (user + system) per message, "
+        "which noise from elsewhere on the machine disturbs less than msgs/s."
+        + (f" Each row is the median of {settings.rounds} interleaved rounds."
+           if settings.rounds > 1 else ""),
         "",
-        "| case | server | msgs/s | MB/s | p50 µs | p99 µs | vs uvloop | native speed-up |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| case | server | msgs/s | MB/s | p50 µs | p99 µs | server CPU µs/msg | vs uvloop "
+        "| native speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_case: Dict[str, Dict[str, "Row"]] = {}
     for row in rows:
@@ -37,20 +41,21 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         peers = by_case[row.case.label]
         if row.error:
             lines.append(f"| {row.case.label} | {row.server} | failed: {row.error} |"
-                         " | | | | |")
+                         " | | | | | |")
             continue
         uv = peers.get("uvloop")
         native = peers.get("native")
         lines.append(
             f"| {row.case.label} | {row.server} | {row.msgs_per_s:,.0f} | {row.mb_per_s:,.2f} "
-            f"| {row.p50_us:,.1f} | {row.p99_us:,.1f} "
+            f"| {row.p50_us:,.1f} | {row.p99_us:,.1f} | {row.server_cpu_us:,.2f} "
             f"| {_ratio(row.msgs_per_s, uv.msgs_per_s) if uv and not uv.error else '-'} "
             f"| {_ratio(native.msgs_per_s, row.msgs_per_s) if native and not native.error else '-'} |")
     lines += ["", "Goals (same run):"]
     for goal in goals:
         verdict = "met" if goal["met"] else "MISSED"
         lines.append(f"- {goal['case']}: {goal['server']} / {goal['than']} = "
-                     f"{goal['ratio']:.2f}x (goal >= {goal['goal']:g}x): {verdict}")
+                     f"{goal['ratio']:.2f}x msgs/s (goal >= {goal['goal']:g}x): {verdict}; "
+                     f"{goal['than']} spends {goal['cpu_ratio']:.2f}x the CPU per message")
     if not goals:
         lines.append("- (no goal case in this run)")
     if idle is not None:
