@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Tuple
 
 import pytest
+from support import need
 
 import pynet.echo
 from echo_helpers import TCP_MODELS, exchange, payload, udp_exchange
@@ -74,12 +75,12 @@ def test_udp_echo_exact(udp_server: pynet.echo.Server) -> None:
 
 
 def test_ipv6_loopback() -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 in this Python")  # a build option, not a CI prerequisite
+    need(socket.has_ipv6, "this Python was built without IPv6")
     try:
         server = pynet.echo.serve(model="native", host="::1", port=0)
     except pynet.echo.BindError as exc:
-        pytest.skip(f"no IPv6 loopback here: {exc}")
+        need(False, f"no IPv6 loopback here: {exc}")
+        raise
     with server:
         assert server.address[0] == "::1"
         assert exchange(server.address, b"over six") == b"over six"

@@ -83,7 +83,7 @@ def main(argv: List[str]) -> int:
         # The C loop holds no Python frame while it waits: Python's own
         # signal handler writes to the wake-up descriptor, which the loop
         # watches, and the Python-level handler then runs once it returns.
-        signal.set_wakeup_fd(server._stop_w, warn_on_full_buffer=False)
+        signal.set_wakeup_fd(server.wakeup_fd, warn_on_full_buffer=False)
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             server.serve_forever()

@@ -188,6 +188,12 @@ class Server:
     def stopping(self) -> bool:
         return self._stopping
 
+    @property
+    def wakeup_fd(self) -> int:
+        """Writing a byte here stops the server (for signal.set_wakeup_fd:
+        a signal then stops even the C loop, which holds no Python frame)."""
+        return self._stop_w
+
     def log(self, message: str) -> None:
         if self.config.verbose:
             print(f"pynet echo: {message}", file=sys.stderr, flush=True)
