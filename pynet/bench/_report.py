@@ -27,7 +27,7 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         "`vs uvloop`: this row's msgs/s over uvloop's; `native speed-up`: native's msgs/s "
         "over this row's; `server CPU`: the server's CPU time (user + system) per message, "
         "which noise from elsewhere on the machine disturbs less than msgs/s."
-        + (f" Each row is the median of {settings.rounds} interleaved rounds."
+        + (f" Each row is the best of {settings.rounds} interleaved rounds."
            if settings.rounds > 1 else ""),
         "",
         "| case | server | msgs/s | MB/s | p50 µs | p99 µs | server CPU µs/msg | vs uvloop "
