@@ -127,4 +127,83 @@ long pn_icmp_echo_build(uint8_t *out, size_t cap, int family, int type,
 int pn_icmp_parse(const void *buf, size_t len, int family, int ip_header,
                   const void *src, const void *dst, int64_t *fields);
 
+/* ==== Echo servers' event loop and load generator (issue 4) ============== */
+
+/* Readiness pollers: epoll (Linux), kqueue (BSD, macOS), poll (anywhere). */
+enum pn_poller {
+    PN_POLLER_AUTO = 0,   /* the best one compiled in */
+    PN_POLLER_EPOLL = 1,
+    PN_POLLER_POLL = 2,
+    PN_POLLER_KQUEUE = 3,
+};
+int pn_poller_available(int kind);   /* 1 when compiled in */
+int pn_poller_resolve(int kind);     /* the kind AUTO stands for, or -ENOTSUP */
+
+struct pn_echo_config {
+    int fd;            /* bound socket: listening TCP or datagram UDP (the caller closes it) */
+    int udp;           /* 1: echo datagrams on fd */
+    int stop_fd;       /* the loop returns once this becomes readable; -1: none */
+    int poller;        /* enum pn_poller */
+    int max_clients;   /* TCP: stop accepting at this many clients; 0: no bound */
+    int read_size;     /* bytes read at once = most output buffered per client; 0: 64 KiB */
+};
+
+/* Counters the loop keeps while it runs (the caller may read them from
+ * another thread for monitoring; they are exact once pn_echo_run returns). */
+struct pn_echo_stats {
+    uint64_t accepted;
+    uint64_t closed;          /* connections ended, reset ones included */
+    uint64_t resets;          /* connections that ended with an error (reset, ...) */
+    uint64_t bytes;           /* bytes echoed (read and queued back) */
+    uint64_t datagrams;       /* UDP datagrams echoed */
+    uint64_t dropped;         /* UDP datagrams the kernel refused to send back */
+    uint64_t stalls;          /* times a client's output was full and reading paused */
+    uint64_t accept_errors;
+    int64_t clients;          /* connected now */
+    int64_t clients_max;      /* most connected at once */
+};
+
+/* Serve echo on config->fd until config->stop_fd is readable. Non-blocking
+ * sockets, TCP_NODELAY, one read's worth of output buffered per client at
+ * most (a client that does not read is not read from until its output
+ * drains), recvmmsg/sendmmsg batches for UDP where the system has them.
+ * Returns 0 after a stop request, or a negative errno (nothing leaks either
+ * way: every connection is closed and every buffer freed). Blocking: call it
+ * without the GIL. */
+int pn_echo_run(const struct pn_echo_config *config, struct pn_echo_stats *stats);
+
+/* The load generator: `connections` TCP connections to one echo server (or
+ * UDP flows over one socket), each with one message in flight; every reply
+ * is checked byte for byte. */
+#define PN_LOADGEN_BUCKETS 640
+
+struct pn_loadgen_config {
+    const char *host;         /* numeric IPv4 or IPv6 address (no name lookup) */
+    int port;
+    int udp;
+    int connections;
+    size_t message_size;      /* 1..16 MiB (UDP: 8..65507, the first 8 bytes carry a sequence) */
+    double warmup_s;          /* run, uncounted, for this long first */
+    double duration_s;        /* then count for this long */
+    double timeout_s;         /* TCP: no reply for this long fails (-ETIMEDOUT); UDP: resend, count lost */
+    int stop_fd;              /* stop (-EINTR) once readable; -1: none */
+    int poller;               /* enum pn_poller */
+};
+
+struct pn_loadgen_result {
+    uint64_t messages;        /* replies received and checked in the counted period */
+    uint64_t bytes;           /* bytes of those replies */
+    uint64_t mismatches;      /* replies that differed from what was sent */
+    uint64_t lost;            /* UDP requests resent after timeout_s */
+    double elapsed_s;         /* length of the counted period */
+    uint64_t latency_ns[PN_LOADGEN_BUCKETS];  /* histogram, see pn_loadgen_bucket_floor_ns */
+};
+
+int pn_loadgen_run(const struct pn_loadgen_config *config, struct pn_loadgen_result *result);
+/* The smallest latency (ns) counted in bucket i: exact below 32 ns, then 16
+ * buckets per power of two (6 % wide). */
+uint64_t pn_loadgen_bucket_floor_ns(int bucket);
+
+/* ==== end of issue 4 ===================================================== */
+
 #endif /* PYNET_H */

@@ -1,0 +1,36 @@
+"""The iterative TCP model, the course's first server: one client at a time,
+served until it closes, then the next (the others wait in the backlog)."""
+
+from __future__ import annotations
+
+import selectors
+
+from ._common import WAIT_S, Server, echo_stream
+
+__all__ = ["serve_forever"]
+
+
+def serve_forever(server: Server) -> None:
+    listener = server.sockets[0]
+    listener.setblocking(False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(listener, selectors.EVENT_READ)
+        sel.register(server.stop_fd, selectors.EVENT_READ)
+        while not server.stopping:
+            ready = sel.select(WAIT_S)
+            if any(key.fileobj == server.stop_fd for key, _ in ready):
+                return
+            if not ready:
+                continue
+            try:
+                client, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:  # aborted before accept, out of descriptors, ...
+                server.count("accept_errors")
+                server.log(f"accept: {exc.strerror or exc}")
+                continue
+            server.count("accepted")
+            server.log(f"client connected from {peer[0]} port {peer[1]}")
+            echo_stream(server, client)
+            server.count("closed")

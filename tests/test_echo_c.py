@@ -1,0 +1,141 @@
+"""The C entry points as C: bad arguments refused with an errno, the load
+generator's byte-for-byte check catching a server that corrupts."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from types import ModuleType
+from typing import Iterator
+
+import pytest
+
+import pynet.echo
+from pynet.bench._loadgen import percentile_ns, run_load
+
+
+@pytest.fixture(scope="module")
+def nogil(c_backend: ModuleType) -> tuple:  # type: ignore[type-arg]
+    from pynet._native_nogil import ffi, lib
+    return ffi, lib
+
+
+def test_echo_run_refuses_bad_settings(nogil: tuple) -> None:  # type: ignore[type-arg]
+    ffi, lib = nogil
+    stats = ffi.new("struct pn_echo_stats *")
+    cfg = ffi.new("struct pn_echo_config *", {"fd": -1, "stop_fd": -1})
+    assert lib.pn_echo_run(cfg, stats) == -errno.EBADF
+    with socket.socket() as sock:
+        cfg = ffi.new("struct pn_echo_config *", {"fd": sock.fileno(), "stop_fd": -1,
+                                                 "read_size": -1})
+        assert lib.pn_echo_run(cfg, stats) == -errno.EINVAL
+        cfg = ffi.new("struct pn_echo_config *", {"fd": sock.fileno(), "stop_fd": -1,
+                                                 "poller": 99})
+        assert lib.pn_echo_run(cfg, stats) == -errno.ENOTSUP
+
+
+def test_echo_run_stops_on_request(nogil: tuple) -> None:  # type: ignore[type-arg]
+    ffi, lib = nogil
+    r, w = os.pipe()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        cfg = ffi.new("struct pn_echo_config *", {"fd": sock.fileno(), "stop_fd": r})
+        stats = ffi.new("struct pn_echo_stats *")
+        result = []
+        t = threading.Thread(target=lambda: result.append(lib.pn_echo_run(cfg, stats)))
+        t.start()
+        held = socket.create_connection(sock.getsockname(), timeout=10)
+        held.sendall(b"z")
+        assert held.recv(1) == b"z"
+        os.write(w, b"s")
+        t.join(10)
+        assert result == [0] and stats.accepted == 1 and stats.clients == 0
+        assert held.recv(1) == b""
+        held.close()
+    os.close(r)
+    os.close(w)
+
+
+def test_loadgen_refuses_bad_settings() -> None:
+    with pytest.raises(ValueError):
+        run_load("127.0.0.1", 9, connections=0)
+    with pytest.raises(ValueError):
+        run_load("not-an-address", 9)
+    with pytest.raises(ValueError):
+        run_load("127.0.0.1", 9, udp=True, size=4)
+
+
+def test_loadgen_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: refused
+        with pytest.raises(ConnectionRefusedError):
+            run_load("127.0.0.1", port, duration_s=0.1, warmup_s=0)
+
+
+@pytest.fixture()
+def native_server() -> Iterator[pynet.echo.Server]:
+    with pynet.echo.serve(model="native", port=0) as server:
+        yield server
+
+
+@pytest.mark.parametrize("udp, size, conns", [(False, 64, 3), (False, 200_000, 2),
+                                              (True, 64, 3), (True, 65507, 1)])
+def test_loadgen_measures(native_server: pynet.echo.Server, udp: bool, size: int,
+                          conns: int) -> None:
+    if udp:
+        with pynet.echo.serve("udp", "native", port=0) as server:
+            result = run_load("127.0.0.1", server.address[1], udp=True, connections=conns,
+                              size=size, warmup_s=0.02, duration_s=0.2)
+    else:
+        result = run_load("127.0.0.1", native_server.address[1], connections=conns, size=size,
+                          warmup_s=0.02, duration_s=0.2)
+    assert result.messages > 0 and result.mismatches == 0
+    assert result.bytes == result.messages * size
+    assert sum(count for _, count in result.latency) == result.messages
+    assert 0 < result.percentile_us(50) <= result.percentile_us(99)
+    assert result.msgs_per_s > 0 and 0.15 < result.elapsed_s < 5
+
+
+def test_loadgen_catches_a_corrupting_server() -> None:
+    """A server that changes one byte in a thousand replies is caught."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        n = 0
+        with conn:
+            while not stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    n += 1
+                    if n % 1000 == 0:
+                        data = bytes([data[0] ^ 1]) + data[1:]
+                    conn.sendall(data)
+                except ConnectionError:
+                    break  # the load generator closes with a reply in flight
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        result = run_load("127.0.0.1", listener.getsockname()[1], connections=1, size=64,
+                          warmup_s=0, duration_s=0.3)
+    finally:
+        stop.set()
+        t.join(10)
+        listener.close()
+    assert result.messages > 1000 and result.mismatches > 0
+
+
+def test_percentiles_of_a_histogram() -> None:
+    hist = ((10, 50), (1000, 49), (64000, 1))
+    assert percentile_ns(hist, 50) == 10.5
+    assert 1000 <= percentile_ns(hist, 99) < 1100
+    assert percentile_ns(hist, 100) >= 64000
+    assert percentile_ns((), 50) == 0.0

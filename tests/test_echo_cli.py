@@ -1,0 +1,105 @@
+"""`python -m pynet.echo`: the startup line, bind errors and bad options as
+one line with exit code 2 (never a traceback), all interfaces only with a
+warning, and `pynet echo` reaching the same main."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from support import cli, offline
+
+from echo_helpers import EchoProcess, exchange
+
+
+def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("pynet echo: "), done.stderr
+    assert "Traceback" not in done.stderr
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def test_startup_line_and_default_host() -> None:
+    # The default model is the C loop, unless the pure-Python backend is asked for.
+    python_only = os.environ.get("PYNET_BACKEND") == "python"
+    what = "select" if python_only else "native, epoll"
+    with EchoProcess() as server:
+        assert server.line.startswith(f"tcp echo server ({what}) listening on 127.0.0.1 port ")
+        assert exchange(server.address, b"hello") == b"hello"
+        code, err = server.stop()
+        assert code == 0 and err == ""
+
+
+def test_address_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for model in ("native", "iterative"):
+            done = cli("pynet.echo", "--model", model, "--port", str(port))
+            _one_line_error(done, f"cannot listen on 127.0.0.1 port {port}",
+                            "address already in use")
+
+
+def test_udp_address_in_use() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        done = cli("pynet.echo", "--proto", "udp", "--port", str(port))
+        _one_line_error(done, "address already in use")
+
+
+def test_cannot_assign_requested_address() -> None:
+    # 192.0.2.1 (TEST-NET-1) is never an address of this host; binding it
+    # fails before anything is sent.
+    done = cli("pynet.echo", "--host", "192.0.2.1", "--port", "0")
+    _one_line_error(done, "cannot listen on 192.0.2.1 port 0",
+                    "cannot assign requested address", "192.0.2.1 is not an address of this host")
+
+
+def test_reuse_after_restart() -> None:
+    """SO_REUSEADDR: a server restarted on the port of one that just served
+    (leaving TIME_WAIT behind) binds again at once."""
+    with EchoProcess("--model", "iterative") as first:
+        port = first.address[1]
+        assert exchange(first.address, b"tw") == b"tw"
+        assert first.stop()[0] == 0
+    with EchoProcess("--model", "iterative", "--port", str(port)) as second:
+        assert second.address[1] == port
+        assert exchange(second.address, b"again") == b"again"
+        assert second.stop()[0] == 0
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--workers", "0"], ["workers must be at least 1"]),
+    (["--model", "fork", "--workers", "2"], ["several workers need the native model"]),
+    (["--proto", "udp", "--model", "thread"], ["does not serve udp"]),
+    (["--port", "70000"], ["port must be 0..65535"]),
+    (["--port", "many"], ["invalid int value"]),
+    (["--max-clients", "0"], ["max-clients must be at least 1"]),
+    (["--backlog", "0"], ["backlog must be at least 1"]),
+    (["--model", "select", "--poller", "poll"], ["needs the native model"]),
+    (["--model", "native", "--poller", "kqueue"], ["poller kqueue is not available"]),
+    (["--model", "coroutine"], ["invalid choice"]),
+    (["--frobnicate"], ["unrecognized arguments"]),
+])
+def test_bad_options(args: list, words: list) -> None:  # type: ignore[type-arg]
+    _one_line_error(cli("pynet.echo", *args), *words)
+
+
+def test_entry_point_dispatch() -> None:
+    done = cli("pynet", "echo", "--workers", "0")
+    _one_line_error(done, "workers must be at least 1")
+
+
+def test_all_interfaces_warns() -> None:
+    # Inside an empty network namespace (only a loopback that is down), so
+    # that listening on every interface exposes nothing.
+    with EchoProcess("--host", "0.0.0.0", prefix=offline()) as server:
+        assert "listening on 0.0.0.0 port" in server.line
+        code, err = server.stop()
+        assert code == 0
+        assert "warning: listening on every interface (0.0.0.0)" in err
