@@ -1,0 +1,125 @@
+"""What a ping run returns: every reply and error, the counts, and the
+round-trip statistics in milliseconds."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from .. import _ping_loop as pl
+from .._ping_loop import Counters, Record
+from ._icmp_text import describe
+from ._stats import RttStats, loss_percent
+
+__all__ = ["PingIcmpError", "PingReply", "PingResult", "Tally"]
+
+
+@dataclass(frozen=True)
+class PingReply:
+    """One echo reply. ``rtt_ms`` runs from just before the send to the
+    kernel's receive timestamp. Corrupted replies (``checksum_ok`` False)
+    and duplicates are listed here but counted apart."""
+
+    seq: int
+    rtt_ms: float
+    ttl: Optional[int]
+    bytes: int
+    duplicate: bool
+    checksum_ok: bool
+    source: str
+    time_s: float            # unix time it arrived
+
+
+@dataclass(frozen=True)
+class PingIcmpError:
+    """An ICMP error (unreachable, time exceeded, ...) quoting one of our requests."""
+
+    seq: int
+    source: str
+    type: int
+    code: int
+    info: int
+    text: str                # as iputils prints it
+    time_s: float
+
+
+@dataclass(frozen=True)
+class PingResult:
+    host: str
+    address: str
+    family: int
+    transmitted: int
+    received: int
+    duplicates: int
+    corrupted: int
+    errors: int
+    loss_percent: float
+    time_ms: int             # first to last request, as iputils reports it
+    rtt_min_ms: Optional[float]
+    rtt_avg_ms: Optional[float]
+    rtt_max_ms: Optional[float]
+    rtt_mdev_ms: Optional[float]
+    jitter_ms: Optional[float]
+    replies: Tuple[PingReply, ...] = field(repr=False)
+    icmp_errors: Tuple[PingIcmpError, ...] = field(repr=False)
+    deadline_missed: bool = False   # -w ended the run before -c replies came
+
+    @property
+    def is_alive(self) -> bool:
+        return self.received > 0
+
+    @property
+    def exit_code(self) -> int:
+        """iputils' exit status: 0 when replies came, 1 when none did (or,
+        under a deadline, fewer than asked for)."""
+        return 1 if self.received == 0 or self.deadline_missed else 0
+
+
+def address_text(family: int, raw: bytes) -> str:
+    if family == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[:4])
+    return socket.inet_ntop(socket.AF_INET6, raw[:16])
+
+
+class Tally:
+    """Folds the loop's records into replies, errors and statistics."""
+
+    def __init__(self, family: int, keep: bool = True) -> None:
+        self.family = family
+        self.keep = keep
+        self.stats = RttStats()
+        self.replies: List[PingReply] = []
+        self.icmp_errors: List[PingIcmpError] = []
+
+    def add(self, r: Record) -> None:
+        kind = r[0]
+        if kind == pl.REPLY:
+            flags = r[5]
+            ok = not flags & pl.BAD_CHECKSUM
+            if ok:
+                self.stats.add(r[2])
+            if self.keep:
+                self.replies.append(PingReply(
+                    seq=r[1], rtt_ms=r[2] / 1e6, ttl=r[3] if r[3] >= 0 else None, bytes=r[4],
+                    duplicate=bool(flags & pl.DUP), checksum_ok=ok,
+                    source=address_text(self.family, r[10]), time_s=r[9] / 1e9))
+        elif kind == pl.ERROR and self.keep:
+            self.icmp_errors.append(PingIcmpError(
+                seq=r[1], source=address_text(self.family, r[10]), type=r[6], code=r[7],
+                info=r[8], text=describe(self.family, r[6], r[7], r[8]), time_s=r[9] / 1e9))
+
+    def result(self, host: str, address: str, counters: Counters, count: int,
+               deadline: bool) -> PingResult:
+        s = self.stats
+        c = counters
+        elapsed_us = max(0, c.last_send_ns - c.first_send_ns) // 1000
+        return PingResult(
+            host=host, address=address, family=self.family, transmitted=c.transmitted,
+            received=c.received, duplicates=c.duplicates, corrupted=c.corrupted, errors=c.errors,
+            loss_percent=loss_percent(c.transmitted, c.received),
+            time_ms=(elapsed_us + 500) // 1000,
+            rtt_min_ms=s.min_ms(), rtt_avg_ms=s.avg_ms(), rtt_max_ms=s.max_ms(),
+            rtt_mdev_ms=s.mdev_ms(), jitter_ms=s.jitter_ms(),
+            replies=tuple(self.replies), icmp_errors=tuple(self.icmp_errors),
+            deadline_missed=deadline and count > 0 and c.received < count)

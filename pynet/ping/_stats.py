@@ -1,0 +1,126 @@
+"""Round-trip statistics two ways: iputils' integer-microsecond arithmetic
+for the text it prints (so the numbers match to the digit), and exact
+floats for the library's results."""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import List, Optional
+
+__all__ = ["RttStats", "format_ms", "loss_percent", "loss_text", "rtt_us"]
+
+_FLOAT = struct.Struct("=f")
+_LONG_MAX = (1 << 63) - 1
+_INT_MAX = (1 << 31) - 1
+
+
+def rtt_us(rtt_ns: int) -> int:
+    """iputils measures round trips in whole microseconds."""
+    return rtt_ns // 1000
+
+
+def format_ms(us: int) -> str:
+    """A reply's time= as iputils prints it: three significant decimals
+    below 10 ms, fewer above, rounded (gather_statistics)."""
+    if us >= 100000 - 50:
+        return f"{(us + 500) // 1000}"
+    if us >= 10000 - 5:
+        return f"{(us + 50) // 1000}.{((us + 50) % 1000) // 100}"
+    if us >= 1000:
+        return f"{(us + 5) // 1000}.{((us + 5) % 1000) // 10:02d}"
+    return f"{us // 1000}.{us % 1000:03d}"
+
+
+def loss_percent(transmitted: int, received: int) -> float:
+    return (transmitted - received) * 100.0 / transmitted if transmitted else 0.0
+
+
+def loss_text(transmitted: int, received: int) -> str:
+    """iputils prints the loss as a C float through %g."""
+    value = _FLOAT.unpack(_FLOAT.pack(loss_percent(transmitted, received)))[0]
+    return "%g" % value
+
+
+def _llsqrt(a: int) -> int:
+    """iputils' integer square root (Newton's method, rounding down)."""
+    if a <= 0:
+        return a
+    prev, x = _LONG_MAX, a
+    while x < prev:
+        prev = x
+        x = (x + a // x) // 2
+    return x
+
+
+def _ms3(us: int) -> str:
+    return f"{us // 1000}.{us % 1000:03d}"
+
+
+class RttStats:
+    """Round trips of the replies that count (duplicates included, as in
+    iputils; corrupted ones not)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.tsum = 0                # microseconds, as iputils sums them
+        self.tsum2 = 0
+        self.tmin = _LONG_MAX
+        self.tmax = 0
+        self.ewma = 0                # iputils' rtt: 8 times a moving average
+        self.rtts_ns: List[int] = []
+
+    def add(self, rtt_ns: int) -> None:
+        t = rtt_us(rtt_ns)
+        self.count += 1
+        self.tsum += t
+        # iputils adds the square as a double into a long long.
+        self.tsum2 = int(float(self.tsum2) + float(t * t))
+        self.tmin = min(self.tmin, t)
+        self.tmax = max(self.tmax, t)
+        self.ewma = t * 8 if not self.ewma else self.ewma + t - self.ewma // 8
+        self.rtts_ns.append(rtt_ns)
+
+    def line(self) -> Optional[str]:
+        """`rtt min/avg/max/mdev = ...` as iputils' finish() computes it."""
+        if not self.count:
+            return None
+        total = self.count
+        avg = self.tsum // total
+        if self.tsum < _INT_MAX:
+            # iputils' order of operations, which keeps small times exact.
+            var = (self.tsum2 - (self.tsum * self.tsum) // total) // total
+        else:
+            var = self.tsum2 // total - avg * avg
+        mdev = _llsqrt(var)
+        return (f"rtt min/avg/max/mdev = {_ms3(self.tmin)}/{_ms3(avg)}/"
+                f"{_ms3(self.tmax)}/{_ms3(mdev)} ms")
+
+    # ---- exact values for the library (milliseconds, floats) ----
+
+    def _ms(self) -> List[float]:
+        return [r / 1e6 for r in self.rtts_ns]
+
+    def min_ms(self) -> Optional[float]:
+        return min(self._ms()) if self.rtts_ns else None
+
+    def max_ms(self) -> Optional[float]:
+        return max(self._ms()) if self.rtts_ns else None
+
+    def avg_ms(self) -> Optional[float]:
+        return sum(self._ms()) / len(self.rtts_ns) if self.rtts_ns else None
+
+    def mdev_ms(self) -> Optional[float]:
+        """The population standard deviation, which iputils calls mdev."""
+        if not self.rtts_ns:
+            return None
+        ms = self._ms()
+        mean = sum(ms) / len(ms)
+        return math.sqrt(max(0.0, sum(x * x for x in ms) / len(ms) - mean * mean))
+
+    def jitter_ms(self) -> Optional[float]:
+        """The mean absolute difference between successive round trips."""
+        ms = self._ms()
+        if len(ms) < 2:
+            return None
+        return sum(abs(b - a) for a, b in zip(ms, ms[1:])) / (len(ms) - 1)
