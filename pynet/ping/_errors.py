@@ -31,4 +31,8 @@ class PingPermissionError(PingError, PermissionError):
 
 
 class PingSocketError(PingError, OSError):
-    """The socket could not be set up or used: a bad -I, -t, no route, ..."""
+    """The socket could not be set up or used: a bad -I, -t, no route, ...
+    Made as PingSocketError(errno, message); str() is the message alone."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
