@@ -213,9 +213,12 @@ static int pn__send(const struct pn_ping_config *c, struct pn_ping_state *s,
     }
 
     /* The payload as iputils sends it: the send time as a struct timeval
-     * (when there is room for one), then bytes counting up from there. */
-    for (i = 0; i < c->payload_len; i++)
-        payload[i] = (uint8_t)i;
+     * (when there is room for one), then bytes counting up from there,
+     * which stay put from one request to the next. */
+    if (index == 0) {
+        for (i = 0; i < c->payload_len; i++)
+            payload[i] = (uint8_t)i;
+    }
     icmp[0] = (uint8_t)(c->family == 4 ? PN_ICMP_ECHO_REQUEST : PN_ICMP6_ECHO_REQUEST);
     icmp[1] = 0;
     icmp[4] = (uint8_t)(c->ident >> 8);
@@ -239,7 +242,8 @@ static int pn__send(const struct pn_ping_config *c, struct pn_ping_state *s,
     }
 
     do {
-        rc = sendto(c->fd, icmp, len, 0, (struct sockaddr *)&ss, sslen);
+        /* Never block: a full send buffer must not hold up a deadline. */
+        rc = sendto(c->fd, icmp, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
     } while (rc < 0 && errno == EINTR);
     if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
                    errno == ENOMEM))
@@ -274,8 +278,12 @@ static int pn__send(const struct pn_ping_config *c, struct pn_ping_state *s,
  * the monotonic clock read now. */
 static int64_t pn__rtt(const struct pn_ping_state *s, unsigned seq, int64_t received_real)
 {
-    int64_t rtt = received_real - s->sent_real_ns[seq];
-    int64_t mono = pn__now(CLOCK_MONOTONIC) - s->sent_mono_ns[seq];
+    int64_t rtt = received_real - s->sent_real_ns[seq], mono;
+
+    /* Only a round trip that looks odd costs a look at the other clock. */
+    if (rtt >= 0 && rtt < PN__NS)
+        return rtt;
+    mono = pn__now(CLOCK_MONOTONIC) - s->sent_mono_ns[seq];
     if (rtt < 0 || rtt > mono)
         rtt = mono;
     return rtt;
@@ -345,10 +353,20 @@ static void pn__notice(const struct pn_ping_config *c, struct pn_ping_state *s,
     memcpy(r->from, from, 4);
 }
 
-/* Read what the socket holds without waiting. Returns how many packets
- * were read (0 when none), or a negative errno. */
+/* An errno recvmsg returns for the socket itself, not for one packet. */
+static int pn__socket_broken(int err)
+{
+    return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL;
+}
+
+/* Read what the socket holds without waiting, until it is empty or the next
+ * request is due (in flood mode the reply just read makes it due: sending
+ * first saves a recvmsg that would only say EAGAIN). Sets *errors_queued
+ * when the kernel signals an ICMP error waiting in the error queue.
+ * Returns how many packets were read, or a negative errno. */
 static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
-                        struct pn_ping_record *out, size_t *n, size_t cap)
+                        struct pn_ping_record *out, size_t *n, size_t cap,
+                        int *errors_queued)
 {
     long got = 0;
 
@@ -377,15 +395,15 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return got;
-            /* An ICMP error leaves its errno pending on the socket, and the
-             * next recvmsg returns it once; the details wait in the error
-             * queue, which the caller reads on POLLERR. */
-            if (errno == ENETUNREACH || errno == EHOSTUNREACH || errno == ECONNREFUSED ||
-                errno == EMSGSIZE || errno == EPROTO || errno == ENOPROTOOPT ||
-                errno == EHOSTDOWN || errno == ENONET || errno == EOPNOTSUPP ||
-                errno == EACCES || errno == EPERM || errno == ENETDOWN)
-                return got;
-            return -errno;
+            if (pn__socket_broken(errno))
+                return -errno;
+            /* An ICMP error (with IP_RECVERR) leaves its errno pending on
+             * the socket, and the next recvmsg returns it once, packets
+             * queued or not; the details wait in the error queue. This is
+             * how errors are noticed without reading that queue after
+             * every packet. */
+            *errors_queued = 1;
+            continue;
         }
         got++;
         if (msg.msg_flags & MSG_TRUNC) {
@@ -422,6 +440,11 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
         else if (c->raw && c->family == 4 &&
                  (type == PN_ICMP_REDIRECT || type == PN_ICMP_SOURCE_QUENCH))
             pn__notice(c, s, out, n, f, s->rx, when, from);
+        if (pn__may_send(c, s)) {
+            int64_t due = pn__send_due(c, s);
+            if (due == 0 || due <= pn__now(CLOCK_MONOTONIC))
+                return got;
+        }
     }
     return got;
 }
@@ -525,6 +548,11 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
     int64_t start = pn__now(CLOCK_MONOTONIC), now, due, end, wake;
     size_t n = 0;
     long events = 0, rc;
+    /* Read the error queue when the kernel says it holds something: on the
+     * first call (to be sure), on POLLERR, on a pending socket error, or
+     * after a failed send. */
+    int errors_queued = 1;
+    int fresh = 0;  /* now was just read: no need to read it again */
 
     if (c->family != 4 && c->family != 6)
         return -EAFNOSUPPORT;
@@ -535,7 +563,9 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
         struct timespec timeout;
         int ready;
 
-        now = pn__now(CLOCK_MONOTONIC);
+        if (!fresh)
+            now = pn__now(CLOCK_MONOTONIC);
+        fresh = 0;
         if (pn__finished(c, s, now)) {
             s->done = 1;
             return (long)n;
@@ -546,6 +576,8 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
         due = pn__may_send(c, s) ? pn__send_due(c, s) : INT64_MAX;
         if (due <= now) {
             rc = pn__send(c, s, out, &n, now);
+            if (rc < 0)
+                errors_queued = 1;
             if (rc == 1) {
                 /* The send queue is full: let replies drain it first. */
                 s->retry_ns = now + PN_PING_FLOOD_WAIT_NS;
@@ -556,14 +588,17 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
              * read it now, without a poll. */
         }
 
-        rc = pn__receive(c, s, out, &n, cap);
+        rc = pn__receive(c, s, out, &n, cap, &errors_queued);
         if (rc < 0)
             return rc;
         events += rc;
-        rc = pn__receive_errors(c, s, out, &n, cap);
-        if (rc < 0)
-            return rc;
-        events += rc;
+        if (errors_queued) {
+            errors_queued = 0;
+            rc = pn__receive_errors(c, s, out, &n, cap);
+            if (rc < 0)
+                return rc;
+            events += rc;
+        }
         if (n == cap)
             return (long)n;
 
@@ -573,8 +608,10 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
             return (long)n;
         }
         due = pn__may_send(c, s) ? pn__send_due(c, s) : INT64_MAX;
-        if (due <= now)
+        if (due <= now) {
+            fresh = 1;
             continue;
+        }
         if (events > 0 && now - start >= flush_ns)
             return (long)n;
 
@@ -600,6 +637,8 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
                 return (long)n;
             return -errno;
         }
+        if (pfd.revents & POLLERR)
+            errors_queued = 1;
     }
 }
 

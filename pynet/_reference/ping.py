@@ -37,13 +37,8 @@ INT = struct.Struct("=i")
 # sockaddr_in / sockaddr_in6 after the extended error (SO_EE_OFFENDER)
 SOCKADDR_IN = struct.Struct("=H2s4s8x")
 SOCKADDR_IN6 = struct.Struct("=H2s4s16sI")
-# An ICMP error leaves its errno pending on the socket, and the next
-# recvmsg returns it once; the details wait in the error queue.
-PENDING_ERRORS = frozenset({
-    errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.EMSGSIZE, errno.EPROTO,
-    errno.ENOPROTOOPT, errno.EHOSTDOWN, errno.ENONET, errno.EOPNOTSUPP, errno.EACCES,
-    errno.EPERM, errno.ENETDOWN,
-})
+# errnos recvmsg returns for the socket itself, not for one packet
+SOCKET_BROKEN = frozenset({errno.EBADF, errno.ENOTSOCK, errno.EFAULT, errno.EINVAL})
 NOT_SENT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.ENOMEM})
 # Python retries interrupted waits itself (PEP 475), so the loop waits in
 # slices this long at most, to see a stop request from a signal handler.
@@ -81,6 +76,9 @@ class Loop:
         self.first_send_ns = self.last_send_ns = self.next_send_ns = 0
         self.tmax_ns = self.answered_upto = self.retry_ns = self.pipesize = 0
         self.done = False
+        # Read the error queue only when the kernel says it holds something:
+        # at first, on POLLERR, on a pending socket error, after a failed send.
+        self.errors_queued = True
         self.sent_real = [0] * SEQS
         self.sent_mono = [0] * SEQS
         self.answered = bytearray(SEQS)
@@ -268,6 +266,10 @@ class Loop:
                     info=f[w.F_REST_OF_HEADER], sender=sender)
 
     def receive(self, out: List[Record], cap: int) -> int:
+        """Read what the socket holds without waiting, until it is empty or
+        the next request is due (in flood mode the reply just read makes it
+        due). Sets self.errors_queued when an ICMP error waits in the error
+        queue. Returns how many packets were read."""
         c = self.c
         got = 0
         reply_type = w.ICMP_ECHO_REPLY if c.family == 4 else w.ICMP6_ECHO_REPLY
@@ -281,9 +283,13 @@ class Loop:
             except BlockingIOError:
                 return got
             except OSError as exc:
-                if exc.errno in PENDING_ERRORS:
-                    return got
-                raise
+                if exc.errno in SOCKET_BROKEN:
+                    raise
+                # An ICMP error (with IP_RECVERR) leaves its errno pending on
+                # the socket, and the next recvmsg returns it once, packets
+                # queued or not; the details wait in the error queue.
+                self.errors_queued = True
+                continue
             got += 1
             if flags & socket.MSG_TRUNC:
                 self.malformed += 1
@@ -314,6 +320,8 @@ class Loop:
                 self.reply(out, f, when, ttl, sender)
             elif c.raw and c.family == 4 and icmp_type in (w.ICMP_REDIRECT, w.ICMP_SOURCE_QUENCH):
                 self.notice(out, f, data, when, sender)
+            if self.send_due() <= _mono():
+                return got
         return got
 
     def offender(self, value: bytes) -> bytes:
@@ -390,12 +398,17 @@ class Loop:
             if cap - len(out) < 2:
                 return out
             if self.send_due() <= now:
-                if self.send(out) == 1:
+                sent = self.send(out)
+                if sent < 0:
+                    self.errors_queued = True
+                if sent == 1:
                     self.retry_ns = now + FLOOD_WAIT_NS
                 else:
                     events += 1
             events += self.receive(out, cap)
-            events += self.receive_errors(out, cap)
+            if self.errors_queued:
+                self.errors_queued = False
+                events += self.receive_errors(out, cap)
             if len(out) == cap:
                 return out
             now = _mono()
@@ -413,7 +426,9 @@ class Loop:
             if wake == math.inf:
                 wake = now + NS
             wait_ns = min(max(wake - now, 0), WAIT_SLICE_NS)
-            self.poller.poll(math.ceil(wait_ns / 1_000_000))
+            for _fd, revents in self.poller.poll(math.ceil(wait_ns / 1_000_000)):
+                if revents & select.POLLERR:
+                    self.errors_queued = True
             if events == 0 and _mono() - start >= WAIT_SLICE_NS and self.send_due() > _mono():
                 # Give the caller a look (a stop request, Ctrl-C) now and then.
                 return out

@@ -70,9 +70,9 @@ def ping(host: str, count: int = 4, interval: float = 1.0, timeout: float = 2.0,
                            interface=source, backend=backend, stop=stop)
     tally = Tally(session.isock.family)
     try:
-        for records in session.batches():
-            for record in records:
-                tally.add(record)
+        batches = session.batches_overlapped if session.native else session.batches
+        for records in batches():
+            tally.add(records)
     finally:
         session.close()
     assert session.counters is not None

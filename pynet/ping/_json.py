@@ -13,16 +13,16 @@ __all__ = ["document"]
 
 def document(result: PingResult, *, size: int, exit_code: int) -> str:
     summary: Dict[str, Any] = {
-        k: v for k, v in dataclasses.asdict(result).items()
-        if k not in ("replies", "icmp_errors", "host", "address", "family")
+        f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+        if f.name not in ("replies", "icmp_errors", "host", "address", "family")
     }
     doc = {
         "host": result.host,
         "address": result.address,
         "family": result.family,
         "size": size,
-        "replies": [dataclasses.asdict(r) for r in result.replies],
-        "icmp_errors": [dataclasses.asdict(e) for e in result.icmp_errors],
+        "replies": [r._asdict() for r in result.replies],
+        "icmp_errors": [e._asdict() for e in result.icmp_errors],
         "summary": summary,
         "exit_code": exit_code,
     }

@@ -80,8 +80,7 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
         tally = Tally(family, keep=o.json)
         sent = 0
         for records in session.batches():
-            for record in records:
-                tally.add(record)
+            tally.add(records)
             counters = session.counters
             assert counters is not None
             if not o.json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from .. import _ping_loop as pl
 from .._ping_loop import Counters, Record
@@ -15,8 +15,7 @@ from ._stats import RttStats, loss_percent
 __all__ = ["PingIcmpError", "PingReply", "PingResult", "Tally"]
 
 
-@dataclass(frozen=True)
-class PingReply:
+class PingReply(NamedTuple):
     """One echo reply. ``rtt_ms`` runs from just before the send to the
     kernel's receive timestamp. Corrupted replies (``checksum_ok`` False)
     and duplicates are listed here but counted apart."""
@@ -31,8 +30,7 @@ class PingReply:
     time_s: float            # unix time it arrived
 
 
-@dataclass(frozen=True)
-class PingIcmpError:
+class PingIcmpError(NamedTuple):
     """An ICMP error (unreachable, time exceeded, ...) quoting one of our requests."""
 
     seq: int
@@ -82,6 +80,9 @@ def address_text(family: int, raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, raw[:16])
 
 
+_new = tuple.__new__
+
+
 class Tally:
     """Folds the loop's records into replies, errors and statistics."""
 
@@ -91,23 +92,37 @@ class Tally:
         self.stats = RttStats()
         self.replies: List[PingReply] = []
         self.icmp_errors: List[PingIcmpError] = []
+        self.names: Dict[bytes, str] = {}
 
-    def add(self, r: Record) -> None:
-        kind = r[0]
-        if kind == pl.REPLY:
-            flags = r[5]
-            ok = not flags & pl.BAD_CHECKSUM
-            if ok:
-                self.stats.add(r[2])
-            if self.keep:
-                self.replies.append(PingReply(
-                    seq=r[1], rtt_ms=r[2] / 1e6, ttl=r[3] if r[3] >= 0 else None, bytes=r[4],
-                    duplicate=bool(flags & pl.DUP), checksum_ok=ok,
-                    source=address_text(self.family, r[10]), time_s=r[9] / 1e9))
-        elif kind == pl.ERROR and self.keep:
-            self.icmp_errors.append(PingIcmpError(
-                seq=r[1], source=address_text(self.family, r[10]), type=r[6], code=r[7],
-                info=r[8], text=describe(self.family, r[6], r[7], r[8]), time_s=r[9] / 1e9))
+    def source(self, raw: bytes) -> str:
+        name = self.names.get(raw)
+        if name is None:
+            name = self.names[raw] = address_text(self.family, raw)
+        return name
+
+    def add(self, records: List[Record]) -> None:
+        """Fold in one batch. Runs once per reply, flood included: locals
+        bound, replies built as the tuples they are."""
+        add_rtt = self.stats.add
+        keep = self.keep
+        append = self.replies.append
+        names = self.names
+        for r in records:
+            kind = r[0]
+            if kind == pl.REPLY:
+                flags = r[5]
+                ok = not flags & pl.BAD_CHECKSUM
+                if ok:
+                    add_rtt(r[2])
+                if keep:
+                    append(_new(PingReply, (
+                        r[1], r[2] / 1e6, r[3] if r[3] >= 0 else None, r[4],
+                        bool(flags & pl.DUP), ok, names.get(r[10]) or self.source(r[10]),
+                        r[9] / 1e9)))
+            elif kind == pl.ERROR and keep:
+                self.icmp_errors.append(PingIcmpError(
+                    seq=r[1], source=self.source(r[10]), type=r[6], code=r[7], info=r[8],
+                    text=describe(self.family, r[6], r[7], r[8]), time_s=r[9] / 1e9))
 
     def result(self, host: str, address: str, counters: Counters, count: int,
                deadline: bool) -> PingResult:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import importlib
+import queue
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Tuple
@@ -61,6 +63,8 @@ class Session:
         self.loop_cls = loop_class(backend)
         self.stop = stop or (lambda: False)
         self.counters: Optional[Counters] = None
+        # The C loop runs without the GIL: worth overlapping with Python.
+        self.native = self.loop_cls.__module__.startswith("pynet._c")
 
     @classmethod
     def open(cls, af: int, sockaddr: tuple, plan: Plan, *,  # type: ignore[type-arg]
@@ -70,7 +74,7 @@ class Session:
         return cls(open_socket(af, sockaddr, privileged=privileged, ttl=ttl,
                                interface=interface), plan, backend=backend, stop=stop)
 
-    def batches(self) -> Iterator[List[Record]]:
+    def _loop(self) -> Any:
         p = self.plan
         s = self.isock
         deadline = 0
@@ -81,19 +85,64 @@ class Session:
             scope_id=s.scope_id, payload_len=p.size, report_outstanding=p.outstanding,
             interval_ns=int(round(p.interval_s * NS)), count=p.count, deadline_ns=deadline,
             linger_ns=int(round(p.linger_s * NS)))
-        loop = self.loop_cls(config)
-        flush_ns = int(p.flush_s * NS)
+        return self.loop_cls(config)
+
+    def _run(self, loop: Any, flush_ns: int) -> List[Record]:
+        try:
+            records: List[Record] = loop.run(flush_ns)
+        except OSError as exc:
+            raise PingError(f"recvmsg: {exc.strerror}") from None
+        self.counters = loop.counters()
+        return records
+
+    def batches(self) -> Iterator[List[Record]]:
+        """The loop's records, batch by batch, until the run is over."""
+        loop = self._loop()
+        flush_ns = int(self.plan.flush_s * NS)
         try:
             while True:
-                try:
-                    records = loop.run(flush_ns)
-                except OSError as exc:
-                    raise PingError(f"recvmsg: {exc.strerror}") from None
-                self.counters = loop.counters()
+                records = self._run(loop, flush_ns)
                 yield records
+                assert self.counters is not None
                 if self.counters.done or self.stop():
                     return
         finally:
+            self.counters = loop.counters()
+            loop.close()
+
+    def batches_overlapped(self) -> Iterator[List[Record]]:
+        """batches(), with the loop in a worker thread: while the C loop
+        (which runs without the GIL) pings on, the caller digests the last
+        batch on the other core."""
+        loop = self._loop()
+        flush_ns = int(self.plan.flush_s * NS)
+        handed: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        quit_now = threading.Event()
+
+        def work() -> None:
+            try:
+                while True:
+                    handed.put(self._run(loop, flush_ns))
+                    assert self.counters is not None
+                    if self.counters.done or self.stop() or quit_now.is_set():
+                        break
+            except BaseException as exc:  # handed to the caller's thread
+                handed.put(exc)
+            handed.put(None)
+
+        worker = threading.Thread(target=work, name="pynet-ping", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = handed.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            quit_now.set()
+            worker.join()  # the loop returns within a batch; only then may the socket close
             self.counters = loop.counters()
             loop.close()
 

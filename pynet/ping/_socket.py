@@ -4,6 +4,7 @@ kernel owns the echo id."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import socket
@@ -24,6 +25,28 @@ ICMP6_ECHO_REPLY = 129
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
+SO_RCVBUFFORCE = 33
+SO_ATTACH_FILTER = 26
+
+# Classic BPF (linux/filter.h): opcodes and the two outcomes.
+BPF_LD_B_ABS = 0x30
+BPF_LD_H_ABS = 0x28
+BPF_LD_B_IND = 0x50
+BPF_LD_H_IND = 0x48
+BPF_LDX_B_MSH = 0xB1
+BPF_JEQ_K = 0x15
+BPF_RET_K = 0x06
+BPF_ACCEPT = 0xFFFFFFFF
+BPF_DROP = 0
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
 @dataclass
@@ -83,6 +106,34 @@ def _filters(sock: socket.socket, family: int) -> None:
                 "ICMP6_FILTER")
 
 
+def _id_filter(sock: socket.socket, family: int, ident: int) -> None:
+    """A socket filter that drops other processes' echo replies in the
+    kernel, as iputils installs: with another ping flooding the host, they
+    would otherwise fill our receive buffer and crowd out our own replies."""
+    if family == 4:
+        # X = the IPv4 header length; the ICMP header follows it.
+        prologue = [(BPF_LDX_B_MSH, 0, 0, 0)]
+        load_type, load_id = (BPF_LD_B_IND, 0, 0, 0), (BPF_LD_H_IND, 0, 0, 4)
+        reply = ICMP_ECHOREPLY
+    else:
+        prologue = []  # raw ICMPv6 sockets see no IPv6 header
+        load_type, load_id = (BPF_LD_B_ABS, 0, 0, 0), (BPF_LD_H_ABS, 0, 0, 4)
+        reply = ICMP6_ECHO_REPLY
+    program = prologue + [
+        load_type,
+        (BPF_JEQ_K, 1, 0, reply),        # an echo reply: look at its id
+        (BPF_RET_K, 0, 0, BPF_ACCEPT),   # anything else: the ICMP filter decided
+        load_id,
+        (BPF_JEQ_K, 0, 1, ident),
+        (BPF_RET_K, 0, 0, BPF_ACCEPT),   # ours
+        (BPF_RET_K, 0, 0, BPF_DROP),     # another process's reply
+    ]
+    insns = (_SockFilter * len(program))(*[_SockFilter(*i) for i in program])
+    fprog = _SockFprog(len(program), insns)
+    # The kernel copies the program during the call; insns lives until then.
+    _setopt(sock, socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog), "SO_ATTACH_FILTER")
+
+
 def _is_address(text: str) -> bool:
     for af in (socket.AF_INET, socket.AF_INET6):
         try:
@@ -130,9 +181,13 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         _bind(sock, af, interface)
         _setopt(sock, socket.SOL_SOCKET, pl.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS")
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            # Past net.core.rmem_max when allowed (root), for flood bursts.
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
         except OSError:
-            pass  # the default buffer still works, only smaller
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            except OSError:
+                pass  # the default buffer still works, only smaller
         if family == 4:
             _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
@@ -149,6 +204,7 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         if raw:
             _filters(sock, family)
             ident = int.from_bytes(os.urandom(2), "big")
+            _id_filter(sock, family, ident)
         else:
             ident = 0  # the kernel picks it at the first send, and checks replies against it
     except BaseException:

@@ -59,33 +59,50 @@ def _ms3(us: int) -> str:
 
 class RttStats:
     """Round trips of the replies that count (duplicates included, as in
-    iputils; corrupted ones not)."""
+    iputils; corrupted ones not). add() only collects; iputils' sums are
+    made once, when asked for, so a flood of replies costs one append each."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.rtts_ns: List[int] = []
+        self.add = self.rtts_ns.append
+        self._summed = 0
         self.tsum = 0                # microseconds, as iputils sums them
         self.tsum2 = 0
         self.tmin = _LONG_MAX
         self.tmax = 0
-        self.ewma = 0                # iputils' rtt: 8 times a moving average
-        self.rtts_ns: List[int] = []
+        self._ewma = 0               # iputils' rtt: 8 times a moving average
 
-    def add(self, rtt_ns: int) -> None:
-        t = rtt_us(rtt_ns)
-        self.count += 1
-        self.tsum += t
-        # iputils adds the square as a double into a long long.
-        self.tsum2 = int(float(self.tsum2) + float(t * t))
-        self.tmin = min(self.tmin, t)
-        self.tmax = max(self.tmax, t)
-        self.ewma = t * 8 if not self.ewma else self.ewma + t - self.ewma // 8
-        self.rtts_ns.append(rtt_ns)
+    @property
+    def count(self) -> int:
+        return len(self.rtts_ns)
+
+    def _sum(self) -> None:
+        """Fold in the round trips added since the last look, in order."""
+        tsum, tsum2, tmin, tmax, ewma = self.tsum, self.tsum2, self.tmin, self.tmax, self._ewma
+        for rtt_ns in self.rtts_ns[self._summed:]:
+            t = rtt_ns // 1000
+            tsum += t
+            # iputils adds the square as a double into a long long.
+            tsum2 = int(float(tsum2) + float(t * t))
+            if t < tmin:
+                tmin = t
+            if t > tmax:
+                tmax = t
+            ewma = t * 8 if not ewma else ewma + t - ewma // 8
+        self._summed = len(self.rtts_ns)
+        self.tsum, self.tsum2, self.tmin, self.tmax, self._ewma = tsum, tsum2, tmin, tmax, ewma
+
+    @property
+    def ewma(self) -> int:
+        self._sum()
+        return self._ewma
 
     def line(self) -> Optional[str]:
         """`rtt min/avg/max/mdev = ...` as iputils' finish() computes it."""
-        if not self.count:
-            return None
+        self._sum()
         total = self.count
+        if not total:
+            return None
         avg = self.tsum // total
         if self.tsum < _INT_MAX:
             # iputils' order of operations, which keeps small times exact.
