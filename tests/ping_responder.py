@@ -35,6 +35,7 @@ BEHAVIOUR = {
     7: "foreign-error",     # an error quoting someone else's request, then the reply
     8: "delay80",           # the reply after 80 ms
     9: "ttl",               # Time to live exceeded quoting the request
+    10: "malformed",        # a redirect quoting a cut-off header (unparseable), then the reply
 }
 
 
@@ -126,6 +127,9 @@ def main() -> int:
                     out = [error(3, 1, with_id(data, ident ^ 0x5555)), echo_reply(ident, seq, payload)]
                 elif action == "ttl":
                     out = [error(11, 0, data)]
+                elif action == "malformed":
+                    cut = icmp(5, 1, b"\0\0\0\0", b"\x45" + bytes(9))
+                    out = [cut, echo_reply(ident, seq, payload)]
                 else:
                     out = [echo_reply(ident, seq, payload)]
                 for packet in out:

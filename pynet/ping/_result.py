@@ -62,6 +62,7 @@ class PingResult:
     replies: Tuple[PingReply, ...] = field(repr=False)
     icmp_errors: Tuple[PingIcmpError, ...] = field(repr=False)
     deadline_missed: bool = False   # -w ended the run before -c replies came
+    malformed: int = 0              # packets that could not be parsed: counted, skipped
 
     @property
     def is_alive(self) -> bool:
@@ -137,4 +138,5 @@ class Tally:
             rtt_min_ms=s.min_ms(), rtt_avg_ms=s.avg_ms(), rtt_max_ms=s.max_ms(),
             rtt_mdev_ms=s.mdev_ms(), jitter_ms=s.jitter_ms(),
             replies=tuple(self.replies), icmp_errors=tuple(self.icmp_errors),
-            deadline_missed=deadline and count > 0 and c.received < count)
+            deadline_missed=deadline and count > 0 and c.received < count,
+            malformed=c.malformed)
