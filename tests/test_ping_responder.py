@@ -166,7 +166,9 @@ def test_results_and_exact_round_trips(responder: Responder, backend: ModuleType
         extra_ms = reply.rtt_ms - hold_ns / 1e6
         assert 0 <= extra_ms <= 1.0, (seq, reply.rtt_ms, hold_ns)
     held = {r.seq: r.rtt_ms for r in result.replies}
-    assert 30 <= held[4] <= 31 and 80 <= held[8] <= 81
+    # The responder never answers early (it may answer late on a busy machine:
+    # the bound that matters is the one against its actual hold, above).
+    assert held[4] >= 30 and held[8] >= 80
 
 
 def test_backends_agree(responder: Responder) -> None:

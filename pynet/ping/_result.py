@@ -96,31 +96,32 @@ class Tally:
         self.names: Dict[bytes, str] = {}
 
     def source(self, raw: bytes) -> str:
-        name = self.names.get(raw)
-        if name is None:
+        try:
+            return self.names[raw]
+        except KeyError:
             name = self.names[raw] = address_text(self.family, raw)
-        return name
+            return name
 
     def add(self, records: List[Record]) -> None:
-        """Fold in one batch. Runs once per reply, flood included: locals
-        bound, replies built as the tuples they are."""
+        """Fold in one batch. Runs once per reply, flood included: one pass,
+        locals bound, replies built as the tuples they are."""
+        reply, error, bad, dup = pl.REPLY, pl.ERROR, pl.BAD_CHECKSUM, pl.DUP
         add_rtt = self.stats.add
         keep = self.keep
         append = self.replies.append
         names = self.names
         for r in records:
             kind = r[0]
-            if kind == pl.REPLY:
+            if kind == reply:
                 flags = r[5]
-                ok = not flags & pl.BAD_CHECKSUM
+                ok = not flags & bad
                 if ok:
                     add_rtt(r[2])
                 if keep:
                     append(_new(PingReply, (
-                        r[1], r[2] / 1e6, r[3] if r[3] >= 0 else None, r[4],
-                        bool(flags & pl.DUP), ok, names.get(r[10]) or self.source(r[10]),
-                        r[9] / 1e9)))
-            elif kind == pl.ERROR and keep:
+                        r[1], r[2] / 1e6, r[3] if r[3] >= 0 else None, r[4], bool(flags & dup),
+                        ok, names.get(r[10]) or self.source(r[10]), r[9] / 1e9)))
+            elif kind == error and keep:
                 self.icmp_errors.append(PingIcmpError(
                     seq=r[1], source=self.source(r[10]), type=r[6], code=r[7], info=r[8],
                     text=describe(self.family, r[6], r[7], r[8]), time_s=r[9] / 1e9))

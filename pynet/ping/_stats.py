@@ -5,6 +5,7 @@ floats for the library's results."""
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from typing import List, Optional
 
@@ -114,30 +115,32 @@ class RttStats:
                 f"{_ms3(self.tmax)}/{_ms3(mdev)} ms")
 
     # ---- exact values for the library (milliseconds, floats) ----
-
-    def _ms(self) -> List[float]:
-        return [r / 1e6 for r in self.rtts_ns]
+    # Worked out from the integer nanoseconds, each in one pass.
 
     def min_ms(self) -> Optional[float]:
-        return min(self._ms()) if self.rtts_ns else None
+        return min(self.rtts_ns) / 1e6 if self.rtts_ns else None
 
     def max_ms(self) -> Optional[float]:
-        return max(self._ms()) if self.rtts_ns else None
+        return max(self.rtts_ns) / 1e6 if self.rtts_ns else None
 
     def avg_ms(self) -> Optional[float]:
-        return sum(self._ms()) / len(self.rtts_ns) if self.rtts_ns else None
+        return sum(self.rtts_ns) / len(self.rtts_ns) / 1e6 if self.rtts_ns else None
 
     def mdev_ms(self) -> Optional[float]:
-        """The population standard deviation, which iputils calls mdev."""
-        if not self.rtts_ns:
+        """The population standard deviation, which iputils calls mdev
+        (exact: the sums are integers)."""
+        r = self.rtts_ns
+        if not r:
             return None
-        ms = self._ms()
-        mean = sum(ms) / len(ms)
-        return math.sqrt(max(0.0, sum(x * x for x in ms) / len(ms) - mean * mean))
+        n = len(r)
+        total = sum(r)
+        variance = (n * sum(x * x for x in r) - total * total) / (n * n)
+        return math.sqrt(max(0.0, variance)) / 1e6
 
     def jitter_ms(self) -> Optional[float]:
         """The mean absolute difference between successive round trips."""
-        ms = self._ms()
-        if len(ms) < 2:
+        r = self.rtts_ns
+        if len(r) < 2:
             return None
-        return sum(abs(b - a) for a, b in zip(ms, ms[1:])) / (len(ms) - 1)
+        steps: int = sum(map(abs, map(operator.sub, r[1:], r)))
+        return steps / (len(r) - 1) / 1e6
