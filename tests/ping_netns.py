@@ -28,7 +28,8 @@ def _run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.Comp
 
 
 class Netns:
-    """A network namespace with loopback up and, optionally, a veth pair to us."""
+    """A network namespace with loopback up and, optionally, a veth pair to
+    us (IPv4 10.231.N.0/24 and IPv6 fd00:231:N::/64)."""
 
     def __init__(self, kind: str, slot: int) -> None:
         need_root()
@@ -37,6 +38,10 @@ class Netns:
         self.subnet = f"10.231.{(pid % 50) * _SLOTS + slot}"
         self.here = f"{self.subnet}.1"       # our end, in the root namespace
         self.there = f"{self.subnet}.2"      # the host in the namespace
+        # The same for IPv6, in a unique local (fd00::/8) prefix.
+        self.subnet6 = f"fd00:231:{(pid % 50) * _SLOTS + slot}"
+        self.here6 = f"{self.subnet6}::1"
+        self.there6 = f"{self.subnet6}::2"
         self.veth = f"pn{slot}{pid % 100000}"
         self.processes: List[subprocess.Popen[str]] = []
         _run(_ip(), "netns", "add", self.name)
@@ -70,8 +75,10 @@ class Netns:
         _run(_ip(), "addr", "add", f"{self.here}/24", "dev", self.veth)
         _run(_ip(), "link", "set", self.veth, "up")
         self.ip("addr", "add", f"{self.there}/24", "dev", peer)
+        # nodad: the addresses work at once, without duplicate address detection.
+        _run(_ip(), "-6", "addr", "add", f"{self.here6}/64", "dev", self.veth, "nodad")
+        self.ip("-6", "addr", "add", f"{self.there6}/64", "dev", peer, "nodad")
         self.ip("link", "set", peer, "up")
-        # IPv6 duplicate address detection is not needed, and would delay nothing we use.
         self.wait_reachable()
 
     def wait_reachable(self, timeout: float = 10.0) -> None:

@@ -9,11 +9,16 @@ printing one line per request it handled:
 HOLD_NS is how long the reply was held: from the kernel's receive
 timestamp of the request to just before the reply was sent. It prints
 "ready" once listening, and stops when its standard input closes.
+
+With `-6 ADDRESS` it answers ICMPv6 instead (net.ipv6.icmp.echo_ignore_all=1
+in the namespace), sent from ADDRESS, following BEHAVIOUR6: the kernel
+fills in ICMPv6 checksums on raw sockets, so there is no corrupt case.
 """
 
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import select
 import socket
 import struct
@@ -36,6 +41,15 @@ BEHAVIOUR = {
     8: "delay80",           # the reply after 80 ms
     9: "ttl",               # Time to live exceeded quoting the request
     10: "malformed",        # a redirect quoting a cut-off header (unparseable), then the reply
+}
+
+BEHAVIOUR6 = {
+    2: "duplicate",
+    3: "unreachable",       # Destination unreachable: Address unreachable
+    4: "delay30",
+    5: "foreign",
+    6: "ttl",               # Time exceeded: Hop limit
+    7: "foreign-error",
 }
 
 
@@ -74,10 +88,39 @@ def with_id(datagram: bytes, ident: int) -> bytes:
     return bytes(out)
 
 
+def echo_reply6(ident: int, seq: int, payload: bytes) -> bytes:
+    return ICMP.pack(129, 0, 0, ident, seq) + payload  # the kernel sums it
+
+
+def error6(icmp_type: int, code: int, message: bytes, src: str, dst: str) -> bytes:
+    """An ICMPv6 error quoting the request: its IPv6 header, rebuilt (a raw
+    ICMPv6 socket hands over no header), and the ICMPv6 message."""
+    header = struct.pack("!IHBB16s16s", 6 << 28, len(message), 58, 64,
+                         ipaddress.IPv6Address(src).packed, ipaddress.IPv6Address(dst).packed)
+    return struct.pack("!BBHI", icmp_type, code, 0, 0) + (header + message)[:1232]
+
+
+def with_id6(message: bytes, ident: int) -> bytes:
+    return message[:4] + struct.pack("!H", ident) + message[6:]
+
+
+def main6(address: str) -> int:
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setblocking(False)
+    return serve(sock, 6, address)
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "-6":
+        return main6(sys.argv[2])
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.setblocking(False)
+    return serve(sock, 4, "")
+
+
+def serve(sock: socket.socket, family: int, address: str) -> int:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     poller.register(sys.stdin, select.POLLIN)
@@ -103,15 +146,38 @@ def main() -> int:
                     if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                         sec, nsec = struct.unpack("=qq", value[:16])
                         received = sec * NS + nsec
-                ihl = (data[0] & 0x0F) * 4
+                ihl = (data[0] & 0x0F) * 4 if family == 4 else 0
                 icmp_type, _code, _sum, ident, seq = ICMP.unpack_from(data, ihl)
-                if icmp_type != 8:
+                if icmp_type != (8 if family == 4 else 128):
                     continue
                 payload = data[ihl + 8:]
-                action = BEHAVIOUR.get(seq, "reply")
                 host = addr[0]
                 out: List[bytes] = []
                 delay = 0
+                if family == 6:
+                    action = BEHAVIOUR6.get(seq, "reply")
+                    if action == "duplicate":
+                        out = [echo_reply6(ident, seq, payload)] * 2
+                    elif action.startswith("delay"):
+                        delay = int(action[5:]) * 1_000_000
+                        out = [echo_reply6(ident, seq, payload)]
+                    elif action == "foreign":
+                        out = [echo_reply6(ident ^ 0x5555, seq, payload)]
+                    elif action == "unreachable":
+                        out = [error6(1, 3, data, host, address)]
+                    elif action == "ttl":
+                        out = [error6(3, 0, data, host, address)]
+                    elif action == "foreign-error":
+                        out = [error6(1, 3, with_id6(data, ident ^ 0x5555), host, address),
+                               echo_reply6(ident, seq, payload)]
+                    else:
+                        out = [echo_reply6(ident, seq, payload)]
+                    for packet in out:
+                        counter += 1
+                        heapq.heappush(pending, (received + delay, counter, packet, host, ident,
+                                                 seq, action, received))
+                    continue
+                action = BEHAVIOUR.get(seq, "reply")
                 if action == "duplicate":
                     out = [echo_reply(ident, seq, payload)] * 2
                 elif action == "corrupt":
@@ -141,7 +207,7 @@ def main() -> int:
             while time.time_ns() < due:
                 pass  # the last millisecond spun away, for an exact hold
             sent = time.time_ns()
-            sock.sendto(packet, (host, 0))
+            sock.sendto(packet, (host, 0) if family == 4 else (host, 0, 0, 0))
             print(f"{ident} {seq} {action} {sent - received}", flush=True)
 
 

@@ -25,9 +25,9 @@ COUNT = ["-c", "10", "-i", "0.1"]
 
 
 class Responder:
-    def __init__(self, ns: Netns) -> None:
+    def __init__(self, ns: Netns, *args: str) -> None:
         self.ns = ns
-        self.proc = ns.spawn([sys.executable, str(RESPONDER)], env=outside_env())
+        self.proc = ns.spawn([sys.executable, str(RESPONDER), *args], env=outside_env())
         assert self.proc.stdout is not None
         first = self.proc.stdout.readline()
         if first.strip() != "ready":
@@ -54,13 +54,24 @@ class Responder:
 
 
 @pytest.fixture(scope="module")
-def responder() -> Iterator[Responder]:
+def resp_ns() -> Iterator[Netns]:
     ns = host_namespace("resp", 2)
     try:
         ns.sysctl("net.ipv4.icmp_echo_ignore_all", "1")
-        yield Responder(ns)
+        ns.sysctl("net.ipv6.icmp.echo_ignore_all", "1")
+        yield ns
     finally:
         ns.close()
+
+
+@pytest.fixture(scope="module")
+def responder(resp_ns: Netns) -> Responder:
+    return Responder(resp_ns)
+
+
+@pytest.fixture(scope="module")
+def responder6(resp_ns: Netns) -> Responder:
+    return Responder(resp_ns, "-6", resp_ns.there6)
 
 
 def expected_lines(there: str) -> List[Tuple[str, Dict[str, object]]]:
@@ -181,3 +192,66 @@ def test_backends_agree(responder: Responder) -> None:
     c_result, _ = run(responder, "c")
     py_result, _ = run(responder, "python")
     assert summary(c_result) == summary(py_result)
+
+
+# ---- IPv6: the same cases over ICMPv6 (no corrupt one: the kernel sums ICMPv6) ----
+
+COUNT6 = ["-c", "8", "-i", "0.1"]
+
+
+def expected_lines6(there: str) -> List[Tuple[str, Dict[str, object]]]:
+    def reply(seq: int, dup: bool = False) -> Tuple[str, Dict[str, object]]:
+        return ("reply", {"seq": str(seq), "from": there, "dup": " (DUP!)" if dup else None})
+
+    return [
+        ("header6", {}), reply(1), reply(2), reply(2, dup=True),
+        ("error", {"seq": "3", "from": there,
+                   "text": "Destination unreachable: Address unreachable"}),
+        reply(4),
+        ("error", {"seq": "6", "from": there, "text": "Time exceeded: Hop limit"}),
+        reply(7), reply(8), ("blank", {}), ("title", {}),
+        ("counts", {"tx": "8", "rx": "5", "dups": "1", "corrupted": None, "errors": "2",
+                    "loss": "37.5"}),
+        ("rtt", {}),
+    ]
+
+
+def test_ipv6_prints_every_case_as_iputils_does(responder6: Responder,
+                                                backend: ModuleType) -> None:
+    there = responder6.ns.there6
+    done = cli("pynet.ping", *COUNT6, there, env={"PYNET_BACKEND": backend.NAME})
+    assert done.returncode == 0, done.stderr
+    lines = parse(done.stdout)
+    want = expected_lines6(there)
+    assert [k for k, _ in lines] == [k for k, _ in want], done.stdout
+    assert pick(lines, want) == want, done.stdout
+    iputils = subprocess.run([program("ping"), *COUNT6, there], capture_output=True, text=True,
+                             timeout=60, env=outside_env())
+    assert [(k, {n: f.get(n) for n in w}) for (k, f), (_, w) in zip(parse(iputils.stdout), want)] \
+        == want, iputils.stdout
+    responder6.take()
+
+
+def test_ipv6_results_and_exact_round_trips(responder6: Responder, backend: ModuleType) -> None:
+    responder6.take()
+    result = ping(responder6.ns.there6, count=8, interval=0.1, backend=backend.NAME)
+    sent = responder6.take()
+    there = responder6.ns.there6
+    assert (result.family, result.transmitted, result.received, result.duplicates,
+            result.errors) == (6, 8, 5, 1, 2)
+    assert [(r.seq, r.duplicate) for r in result.replies] == [
+        (1, False), (2, False), (2, True), (4, False), (7, False), (8, False)]
+    assert [(e.seq, e.type, e.code, e.source) for e in result.icmp_errors] == [
+        (3, 1, 3, there), (6, 3, 0, there)]
+    holds = []
+    errors_first = set()
+    for _ident, seq, action, hold in sent:
+        if action in ("foreign", "unreachable", "ttl"):
+            continue
+        if action == "foreign-error" and seq not in errors_first:
+            errors_first.add(seq)
+            continue
+        holds.append((seq, hold))
+    assert [seq for seq, _ in holds] == [r.seq for r in result.replies]
+    for reply, (seq, hold_ns) in zip(result.replies, holds):
+        assert 0 <= reply.rtt_ms - hold_ns / 1e6 <= 1.0, (seq, reply.rtt_ms, hold_ns)
