@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import sys
 from typing import Any, List, Optional
 
@@ -55,7 +56,7 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     err = sys.stderr if err is None else err
     plan = _plan(o)
     af, sockaddr = lookup(o.host, o.family)
-    family = 4 if af == 2 else 6
+    family = 4 if af == socket.AF_INET else 6
     if o.size > MAX_SIZE[family]:
         raise PingError(f"invalid argument: '{o.size}': out of range: 0 <= value <= "
                         f"{MAX_SIZE[family]}")

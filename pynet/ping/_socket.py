@@ -82,7 +82,7 @@ def _create(af: int, proto: int, privileged: Optional[bool]) -> Tuple[socket.soc
             raw_error = exc
     try:
         return socket.socket(af, socket.SOCK_DGRAM, proto), False
-    except (PermissionError, OSError) as exc:
+    except OSError as exc:
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT):
             raise PingSocketError(exc.errno, f"socket: {exc.strerror}") from None
         detail = f"datagram socket: {exc.strerror}"
