@@ -126,45 +126,44 @@ static struct pn_ping_record *pn__record(struct pn_ping_record *out, size_t *n, 
     return r;
 }
 
-/* When the run ends, per iputils: -w passed; -c answered (replies plus
- * errors); any error under -w; or, after the last of -c requests, twice
- * the longest round trip (at least the interval) once a reply came, or
- * the -W linger when none did. */
-static int pn__finished(const struct pn_ping_config *c, const struct pn_ping_state *s,
-                        int64_t now)
+/* After the last of -c requests (without -w), iputils waits twice the
+ * longest round trip (at least the interval) once a reply came, or the -W
+ * linger when none did. INT64_MAX while requests are still to go. */
+static int64_t pn__linger_end(const struct pn_ping_config *c, const struct pn_ping_state *s)
 {
     int64_t wait;
 
+    if (c->count == 0 || s->transmitted < c->count || c->deadline_ns > 0)
+        return INT64_MAX;
+    if (s->received > 0) {
+        wait = 2 * s->tmax_ns;
+        if (wait < c->interval_ns)
+            wait = c->interval_ns;
+    } else {
+        wait = c->linger_ns;
+    }
+    return s->last_send_ns + wait;
+}
+
+/* When the run ends, per iputils: -w passed; -c answered (replies plus
+ * errors); any error under -w; or the linger after the last request. */
+static int pn__finished(const struct pn_ping_config *c, const struct pn_ping_state *s,
+                        int64_t now)
+{
     if (c->deadline_ns > 0 && now >= c->deadline_ns)
         return 1;
     if (c->count > 0 && s->received + s->errors >= c->count)
         return 1;
     if (c->deadline_ns > 0 && s->errors > 0)
         return 1;
-    if (c->count > 0 && s->transmitted >= c->count && c->deadline_ns == 0) {
-        if (s->received > 0) {
-            wait = 2 * s->tmax_ns;
-            if (wait < c->interval_ns)
-                wait = c->interval_ns;
-        } else {
-            wait = c->linger_ns;
-        }
-        return now >= s->last_send_ns + wait;
-    }
-    return 0;
+    return now >= pn__linger_end(c, s);
 }
 
 /* When the run ends at the latest, if nothing else happens. */
 static int64_t pn__end_by(const struct pn_ping_config *c, const struct pn_ping_state *s)
 {
-    int64_t end = INT64_MAX, wait;
+    int64_t end = pn__linger_end(c, s);
 
-    if (c->count > 0 && s->transmitted >= c->count && c->deadline_ns == 0) {
-        wait = s->received > 0 ? 2 * s->tmax_ns : c->linger_ns;
-        if (s->received > 0 && wait < c->interval_ns)
-            wait = c->interval_ns;
-        end = s->last_send_ns + wait;
-    }
     if (c->deadline_ns > 0 && c->deadline_ns < end)
         end = c->deadline_ns;
     return end;
