@@ -433,6 +433,14 @@ class Loop:
                 # Give the caller a look (a stop request, Ctrl-C) now and then.
                 return out
 
+    def run_raw(self, flush_ns: int) -> List[Record]:
+        """run(), as the C loop's run_raw: here the records are already Python's."""
+        return self.run(flush_ns)
+
+    @staticmethod
+    def records(raw: List[Record]) -> List[Record]:
+        return raw
+
     def counters(self) -> Counters:
         return Counters(self.transmitted, self.received, self.duplicates, self.corrupted,
                         self.errors, self.malformed, self.pipesize, self.first_send_ns,

@@ -106,7 +106,8 @@ class Tally:
         """Fold in one batch. Runs once per reply, flood included: one pass,
         locals bound, replies built as the tuples they are."""
         reply, error, bad, dup = pl.REPLY, pl.ERROR, pl.BAD_CHECKSUM, pl.DUP
-        add_rtt = self.stats.add
+        rtts: List[int] = []
+        add_rtt = rtts.append
         keep = self.keep
         append = self.replies.append
         names = self.names
@@ -125,6 +126,7 @@ class Tally:
                 self.icmp_errors.append(PingIcmpError(
                     seq=r[1], source=self.source(r[10]), type=r[6], code=r[7], info=r[8],
                     text=describe(self.family, r[6], r[7], r[8]), time_s=r[9] / 1e9))
+        self.stats.extend(rtts)
 
     def result(self, host: str, address: str, counters: Counters, count: int,
                deadline: bool) -> PingResult:

@@ -87,9 +87,9 @@ class Session:
             linger_ns=int(round(p.linger_s * NS)))
         return self.loop_cls(config)
 
-    def _run(self, loop: Any, flush_ns: int) -> List[Record]:
+    def _run(self, loop: Any, flush_ns: int, raw: bool = False) -> Any:
         try:
-            records: List[Record] = loop.run(flush_ns)
+            records = loop.run_raw(flush_ns) if raw else loop.run(flush_ns)
         except OSError as exc:
             raise PingError(f"recvmsg: {exc.strerror}") from None
         self.counters = loop.counters()
@@ -122,7 +122,8 @@ class Session:
         def work() -> None:
             try:
                 while True:
-                    handed.put(self._run(loop, flush_ns))
+                    # Packed: the worker spends as little as it can holding the GIL.
+                    handed.put(self._run(loop, flush_ns, raw=True))
                     assert self.counters is not None
                     if self.counters.done or self.stop() or quit_now.is_set():
                         break
@@ -139,7 +140,7 @@ class Session:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield loop.records(item)
         finally:
             quit_now.set()
             worker.join()  # the loop returns within a batch; only then may the socket close

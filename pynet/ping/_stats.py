@@ -60,18 +60,40 @@ def _ms3(us: int) -> str:
 
 class RttStats:
     """Round trips of the replies that count (duplicates included, as in
-    iputils; corrupted ones not). add() only collects; iputils' sums are
-    made once, when asked for, so a flood of replies costs one append each."""
+    iputils; corrupted ones not), in integer nanoseconds. extend() takes a
+    batch and keeps the library's sums up to date (while the C loop pings
+    on); iputils' own sums are made only when its line is asked for."""
 
     def __init__(self) -> None:
         self.rtts_ns: List[int] = []
-        self.add = self.rtts_ns.append
+        self._n = 0
+        self._total = 0
+        self._squares = 0
+        self._min = 0
+        self._max = 0
+        self._steps = 0              # sum of |difference| between successive round trips
         self._summed = 0
         self.tsum = 0                # microseconds, as iputils sums them
         self.tsum2 = 0
         self.tmin = _LONG_MAX
         self.tmax = 0
         self._ewma = 0               # iputils' rtt: 8 times a moving average
+
+    def extend(self, rtts: List[int]) -> None:
+        if not rtts:
+            return
+        previous = self.rtts_ns[-1] if self.rtts_ns else rtts[0]
+        self.rtts_ns.extend(rtts)
+        self._total += sum(rtts)
+        self._squares += sum([x * x for x in rtts])
+        low, high = min(rtts), max(rtts)
+        self._min = low if not self._n else min(self._min, low)
+        self._max = max(self._max, high)
+        self._steps += abs(rtts[0] - previous) + sum(map(abs, map(operator.sub, rtts[1:], rtts)))
+        self._n += len(rtts)
+
+    def add(self, rtt_ns: int) -> None:
+        self.extend([rtt_ns])
 
     @property
     def count(self) -> int:
@@ -114,33 +136,28 @@ class RttStats:
         return (f"rtt min/avg/max/mdev = {_ms3(self.tmin)}/{_ms3(avg)}/"
                 f"{_ms3(self.tmax)}/{_ms3(mdev)} ms")
 
-    # ---- exact values for the library (milliseconds, floats) ----
-    # Worked out from the integer nanoseconds, each in one pass.
+    # ---- exact values for the library (milliseconds, floats), from the sums ----
 
     def min_ms(self) -> Optional[float]:
-        return min(self.rtts_ns) / 1e6 if self.rtts_ns else None
+        return self._min / 1e6 if self._n else None
 
     def max_ms(self) -> Optional[float]:
-        return max(self.rtts_ns) / 1e6 if self.rtts_ns else None
+        return self._max / 1e6 if self._n else None
 
     def avg_ms(self) -> Optional[float]:
-        return sum(self.rtts_ns) / len(self.rtts_ns) / 1e6 if self.rtts_ns else None
+        return self._total / self._n / 1e6 if self._n else None
 
     def mdev_ms(self) -> Optional[float]:
         """The population standard deviation, which iputils calls mdev
         (exact: the sums are integers)."""
-        r = self.rtts_ns
-        if not r:
+        n = self._n
+        if not n:
             return None
-        n = len(r)
-        total = sum(r)
-        variance = (n * sum(x * x for x in r) - total * total) / (n * n)
+        variance = (n * self._squares - self._total * self._total) / (n * n)
         return math.sqrt(max(0.0, variance)) / 1e6
 
     def jitter_ms(self) -> Optional[float]:
         """The mean absolute difference between successive round trips."""
-        r = self.rtts_ns
-        if len(r) < 2:
+        if self._n < 2:
             return None
-        steps: int = sum(map(abs, map(operator.sub, r[1:], r)))
-        return steps / (len(r) - 1) / 1e6
+        return self._steps / (self._n - 1) / 1e6
