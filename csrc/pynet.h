@@ -206,4 +206,87 @@ uint64_t pn_loadgen_bucket_floor_ns(int bucket);
 
 /* ==== end of issue 4 ===================================================== */
 
+/* ---- ping: the send/receive loop (csrc/ping.c) --------------------------- */
+
+/* What one record of pn_ping_run's output says happened. */
+enum pn_ping_kind {
+    PN_PING_REPLY = 1,        /* an echo reply to one of our requests */
+    PN_PING_ERROR = 2,        /* an ICMP error quoting one of our requests */
+    PN_PING_LOCAL_ERROR = 3,  /* an error the kernel queued without an ICMP message */
+    PN_PING_SEND_FAILED = 4,  /* sendto failed for good; the request counts as sent */
+    PN_PING_NOTICE = 5,       /* a redirect or source quench quoting our request */
+    PN_PING_OUTSTANDING = 6,  /* (-O) the previous request had no answer yet */
+};
+
+/* Bits of pn_ping_record.flags. */
+enum pn_ping_flag {
+    PN_PING_DUP = 1,
+    PN_PING_BAD_CHECKSUM = 2,
+};
+
+/* How long flood mode (interval 0) waits for a reply before sending the
+ * next request anyway: a hundred requests a second, as iputils does. */
+#define PN_PING_FLOOD_WAIT_NS 10000000LL
+/* The per-seq tables cover the whole 16-bit sequence space. */
+#define PN_PING_SEQS 65536
+/* Room for the largest IPv4 datagram, so -s 65000 is never truncated. */
+#define PN_PING_RXBUF 65600
+
+struct pn_ping_config {
+    int fd;                   /* socket, non-blocking not required */
+    int family;               /* 4 or 6 */
+    int raw;                  /* 1: raw socket (we own the id; IPv4 comes with its header) */
+    int ident;                /* echo id on raw sockets (datagram: the kernel's) */
+    uint8_t target[16];       /* address pinged: 4 or 16 bytes used */
+    uint32_t scope_id;        /* IPv6 scope of a link-local target */
+    int payload_len;          /* data bytes after the ICMP header (-s) */
+    int report_outstanding;   /* -O: a record when a request is still unanswered */
+    int64_t interval_ns;      /* between requests; 0: when answered, or PN_PING_FLOOD_WAIT_NS */
+    int64_t count;            /* requests to send; 0: no limit (-c) */
+    int64_t deadline_ns;      /* CLOCK_MONOTONIC time to stop at; 0: none (-w) */
+    int64_t linger_ns;        /* wait after the last request when no reply came (-W) */
+};
+
+/* Counters and tables that live across calls; zero it before the first
+ * call. About 1 MiB, for the per-seq send times. */
+struct pn_ping_state {
+    int64_t transmitted, received, duplicates, corrupted, errors, malformed;
+    int64_t first_send_ns;    /* CLOCK_MONOTONIC of the first request */
+    int64_t last_send_ns;     /* ... and of the latest one */
+    int64_t next_send_ns;     /* when the next request is due (interval > 0) */
+    int64_t tmax_ns;          /* longest round trip so far */
+    int64_t answered_upto;    /* requests up to the latest one answered (in flight: the rest) */
+    int64_t retry_ns;         /* when a send the kernel had no room for is tried again */
+    int64_t pipesize;         /* most requests outstanding when one was answered (iputils' pipe) */
+    int64_t done;             /* 1 when the run is over */
+    int64_t sent_real_ns[PN_PING_SEQS]; /* CLOCK_REALTIME just before each send; 0 unsent */
+    int64_t sent_mono_ns[PN_PING_SEQS];
+    uint8_t answered[PN_PING_SEQS / 8];
+    uint8_t tx[PN_PING_RXBUF];
+    uint8_t rx[PN_PING_RXBUF];
+};
+
+/* One event, as flat as the caller reads it. */
+struct pn_ping_record {
+    int64_t kind;             /* enum pn_ping_kind */
+    int64_t seq;
+    int64_t rtt_ns;           /* replies: kernel receive time minus send time */
+    int64_t ttl;              /* replies: TTL / hop limit, -1 unknown */
+    int64_t bytes;            /* replies: ICMP bytes received */
+    int64_t flags;            /* enum pn_ping_flag */
+    int64_t type, code;       /* errors: ICMP type and code */
+    int64_t info;             /* errors: MTU, pointer, gateway; local errors: errno */
+    int64_t when_ns;          /* CLOCK_REALTIME of the event */
+    uint8_t from[16];         /* replies and errors: the sender's address */
+};
+
+/* Drive the ping loop: send requests on schedule, receive replies and
+ * errors, and write one record per event into out[0..cap). Returns the
+ * number of records, or a negative errno when the socket fails. It returns
+ * when the run is over (state->done), when out is full, when a signal
+ * interrupts a wait (so the caller can handle it), or before waiting once
+ * flush_ns has passed since the call began and something happened. */
+long pn_ping_run(const struct pn_ping_config *config, struct pn_ping_state *state,
+                 struct pn_ping_record *out, size_t cap, int64_t flush_ns);
+
 #endif /* PYNET_H */

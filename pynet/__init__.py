@@ -15,6 +15,9 @@ from ._backend import name as backend
 from ._errors import MalformedPacket, PynetError, ResolveError
 from ._message import IcmpMessage
 from ._checksum import Checksum, checksum, checksum_update
+# ---- issue 3: ping (the function shadows the pynet.ping package on purpose;
+# `python -m pynet.ping` and `pynet ping` still reach the package's main)
+from .ping import PingResult, async_ping, ping
 
 __version__ = "0.1.0"
 
@@ -36,9 +39,12 @@ __all__ = [
     "MalformedPacket",
     "PynetError",
     "ResolveError",
+    "PingResult",
     "__version__",
+    "async_ping",
     "backend",
     "checksum",
     "checksum_update",
     "icmp",
+    "ping",
 ]

@@ -1,0 +1,110 @@
+"""`python -m pynet.ping` / `pynet ping`: iputils ping's command line."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import sys
+from typing import Any, List, Optional
+
+from .._cli import run_main
+from ._api import MAX_SIZE
+from ._errors import PingError
+from ._json import document
+from ._options import Options, parse
+from ._output import TextOutput, header
+from ._result import Tally
+from ._session import Plan, Session, lookup
+
+__all__ = ["main", "run"]
+
+PROG = "ping"
+# iputils: users may not send more often than every 2 ms (flood is root's).
+MIN_USER_INTERVAL_S = 0.002
+DEFAULT_LINGER_S = 10.0
+# Flood output is gathered this long before it is written.
+FLOOD_FLUSH_S = 0.02
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+def _plan(o: Options) -> Plan:
+    interval = o.interval
+    if interval is None:
+        interval = 0.0 if o.flood else 1.0
+    if os.geteuid() != 0 and (o.flood and o.interval is None or interval < MIN_USER_INTERVAL_S):
+        raise PingError("cannot flood; minimal interval allowed for user is "
+                        f"{int(MIN_USER_INTERVAL_S * 1000)}ms")
+    linger = DEFAULT_LINGER_S if o.timeout is None else o.timeout
+    flush = FLOOD_FLUSH_S if o.flood else 0.0
+    if o.quiet or o.json:
+        flush = 0.2
+    return Plan(count=o.count, interval_s=interval, linger_s=linger, deadline_s=o.deadline,
+                size=o.size, outstanding=o.outstanding, flush_s=flush)
+
+
+def run(o: Options, out: Any = None, err: Any = None) -> int:
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    plan = _plan(o)
+    af, sockaddr = lookup(o.host, o.family)
+    family = 4 if af == socket.AF_INET else 6
+    if o.size > MAX_SIZE[family]:
+        raise PingError(f"invalid argument: '{o.size}': out of range: 0 <= value <= "
+                        f"{MAX_SIZE[family]}")
+    stopped = []
+
+    def interrupted(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+
+    session = Session.open(af, sockaddr, plan, privileged=False if o.unprivileged else None,
+                           ttl=o.ttl, interface=o.interface, stop=lambda: bool(stopped))
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        text = TextOutput(out, err, family=family, size=o.size,
+                          numeric=o.numeric or _is_literal(o.host), quiet=o.quiet,
+                          flood=o.flood, timestamps=o.timestamps, prog=PROG)
+        if not o.json:
+            source = session.isock.source if o.interface else None
+            out.write(header(o.host, session.isock.address, family, o.size, source,
+                             None if o.interface is None or _is_literal(o.interface)
+                             else o.interface) + "\n")
+            out.flush()
+        tally = Tally(family, keep=o.json)
+        sent = 0
+        for records in session.batches():
+            tally.add(records)
+            counters = session.counters
+            assert counters is not None
+            if not o.json:
+                text.batch(records, counters.transmitted - sent)
+            sent = counters.transmitted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        session.close()
+    counters = session.counters
+    assert counters is not None
+    result = tally.result(o.host, session.isock.address, counters, o.count,
+                          o.deadline is not None)
+    if o.json:
+        out.write(document(result, size=o.size, exit_code=result.exit_code) + "\n")
+        out.flush()
+    else:
+        text.summary(o.host, counters, tally.stats, plan.interval_s)
+    return result.exit_code
+
+
+def _main(argv: List[str]) -> int:
+    return run(parse(argv))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(PROG, _main, argv)

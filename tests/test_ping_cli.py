@@ -1,0 +1,107 @@
+"""`python -m pynet.ping` / `pynet ping`: exit codes, one-line errors,
+--json, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from types import ModuleType
+from typing import List
+
+import pytest
+from ping_lines import parse
+from support import cli, need_root, offline
+
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    need_root()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-c", "0", "127.0.0.1"], "ping: argument -c: invalid count (1 or more) value: '0'"),
+    (["-c", "x", "127.0.0.1"], "ping: argument -c: invalid count (1 or more) value: 'x'"),
+    (["-i", "inf", "127.0.0.1"], "ping: argument -i: invalid number of seconds value: 'inf'"),
+    (["-t", "0", "127.0.0.1"], "ping: argument -t: invalid TTL (1..255) value: '0'"),
+    (["-s", "70000", "127.0.0.1"], "ping: argument -s: invalid size (0..65527) value: '70000'"),
+    (["-s", "65520", "127.0.0.1"], "ping: invalid argument: '65520': out of range: 0 <= value <= 65507"),
+    (["-x", "127.0.0.1"], "ping: unrecognized arguments: -x"),
+    ([], "ping: the following arguments are required: HOST"),
+    (["-4", "::1"], "ping: ::1: "),
+    (["-I", "nosuchif0", "-c", "1", "127.0.0.1"], "ping: SO_BINDTODEVICE nosuchif0: No such device"),
+])
+def test_errors_are_one_line_exit_2(args: List[str], message: str) -> None:
+    done = cli("pynet.ping", *args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(message), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_host_sends_no_query() -> None:
+    done = cli("pynet.ping", "-c", "1", "nosuchhost.invalid", prefix=offline())
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("ping: nosuchhost.invalid: ") and done.stderr.count("\n") == 1
+
+
+def test_no_route_is_exit_2() -> None:
+    # An empty namespace has no route anywhere: found before anything is sent.
+    done = cli("pynet.ping", "-c", "1", "10.231.255.1", prefix=offline())
+    assert done.returncode == 2
+    assert done.stderr == "ping: connect: Network is unreachable\n"
+
+
+def test_pynet_entry_point() -> None:
+    """README's first command."""
+    done = cli("pynet", "ping", "-c", "2", "-i", "0.2", "127.0.0.1")
+    assert done.returncode == 0, done.stderr
+    assert "2 packets transmitted, 2 received, 0% packet loss" in done.stdout
+
+
+def test_deadline_short_of_count_exits_1(backend: ModuleType) -> None:
+    done = cli("pynet.ping", "-c", "100", "-i", "0.1", "-w", "0.5", "127.0.0.1",
+               env={"PYNET_BACKEND": backend.NAME})
+    assert done.returncode == 1
+    counts = [f for k, f in parse(done.stdout) if k == "counts"][0]
+    assert 0 < int(counts["rx"] or 0) < 100  # type: ignore[arg-type]
+
+
+def test_json_document(backend: ModuleType) -> None:
+    done = cli("pynet.ping", "--json", "-c", "3", "-i", "0.05", "::1",
+               env={"PYNET_BACKEND": backend.NAME})
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["host"], doc["address"], doc["family"], doc["size"]) == ("::1", "::1", 6, 56)
+    assert [r["seq"] for r in doc["replies"]] == [1, 2, 3]
+    assert all(r["bytes"] == 64 and r["rtt_ms"] > 0 and r["checksum_ok"] for r in doc["replies"])
+    summary = doc["summary"]
+    assert (summary["transmitted"], summary["received"], summary["loss_percent"]) == (3, 3, 0.0)
+    assert summary["rtt_min_ms"] <= summary["rtt_avg_ms"] <= summary["rtt_max_ms"]
+    assert doc["icmp_errors"] == [] and doc["exit_code"] == 0
+
+
+def test_ctrl_c_prints_the_statistics(backend: ModuleType) -> None:
+    env = dict(os.environ, PYNET_BACKEND=backend.NAME)
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.Popen([sys.executable, "-m", "pynet.ping", "-i", "0.2", "127.0.0.1"],
+                                cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith("PING 127.0.0.1")
+            assert "icmp_seq=1 " in proc.stdout.readline()  # running: interrupt it
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert err == ""
+    kinds = [k for k, _ in parse(out)]
+    assert kinds[-4:] == ["blank", "title", "counts", "rtt"]
+    assert " packets transmitted, " in out and "0% packet loss" in out
