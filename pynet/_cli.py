@@ -5,13 +5,14 @@ an exit code, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Callable, List, NoReturn, Optional, Sequence
 
 from ._errors import PynetError
 
-__all__ = ["ArgumentParser", "UsageError", "run_main", "warn"]
+__all__ = ["ArgumentParser", "UsageError", "port", "run_main", "seconds", "warn"]
 
 
 class UsageError(PynetError):
@@ -26,6 +27,28 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse type: a port to connect to, 1..65535."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
+    return value
 
 
 def warn(prog: str, message: str) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import List, Optional
 
-from .._cli import ArgumentParser, run_main, warn
+from .._cli import ArgumentParser, port, run_main, seconds, warn
 from ._format import json_line, text_line, who
 from ._query import DEFAULT_PORT, DEFAULT_TIMEOUT_S, query
 
@@ -30,33 +29,13 @@ exit status: 0 when at least one server answered, 1 when none did,
 2 for a usage error or a name that does not resolve."""
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
-    return value
-
-
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("servers", metavar="SERVER", nargs="+", help="NTP server name or address")
-    parser.add_argument("-p", "--port", type=_port, default=DEFAULT_PORT,
+    parser.add_argument("-p", "--port", type=port, default=DEFAULT_PORT,
                         help=f"UDP port of the servers (default {DEFAULT_PORT})")
-    parser.add_argument("-t", "--timeout", metavar="S", type=_seconds, default=DEFAULT_TIMEOUT_S,
+    parser.add_argument("-t", "--timeout", metavar="S", type=seconds, default=DEFAULT_TIMEOUT_S,
                         help=f"wait at most S seconds for the answers (default {DEFAULT_TIMEOUT_S:g})")
     family = parser.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")

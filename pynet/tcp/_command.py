@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import List, Optional
 
-from .._cli import ArgumentParser, UsageError, run_main
+from .._cli import ArgumentParser, UsageError, port, run_main, seconds
 from ._client import request
 from ._http import http_get
 
@@ -28,38 +27,18 @@ nothing received), 52 the peer closed without sending anything, 55 the peer
 went away before the request was sent, 56 connection reset by peer."""
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
-    return value
-
-
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("host", metavar="HOST", help="name or address to connect to")
-    parser.add_argument("port", metavar="PORT", type=_port, help="TCP port (1-65535)")
+    parser.add_argument("port", metavar="PORT", type=port, help="TCP port (1-65535)")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--send", metavar="TEXT", help="send TEXT (UTF-8) instead of stdin")
     what.add_argument("--http-get", metavar="PATH",
                       help="send an HTTP/1.0 GET for PATH with a Host header, e.g. /")
-    parser.add_argument("--connect-timeout", metavar="S", type=_seconds, default=5.0,
+    parser.add_argument("--connect-timeout", metavar="S", type=seconds, default=5.0,
                         help="give up connecting after S seconds in all (default 5)")
-    parser.add_argument("--timeout", metavar="S", type=_seconds, default=2.0,
+    parser.add_argument("--timeout", metavar="S", type=seconds, default=2.0,
                         help="end after S seconds with nothing sent or received (default 2)")
     parser.add_argument("--shutdown", action="store_true",
                         help="half-close our side once the request is sent (like nc -N)")
