@@ -18,7 +18,6 @@ __all__ = ["Checksum", "checksum", "checksum_update"]
 
 _impl = _backend.active
 _checksum_bytes = _impl.checksum_bytes
-_NOGIL_MIN = _impl.NOGIL_MIN
 
 
 def checksum(data: Buffer, initial: int = 0) -> int:
@@ -32,9 +31,7 @@ def checksum(data: Buffer, initial: int = 0) -> int:
     A buffer that holds a correct checksum sums to 0.
     """
     if type(data) is bytes and initial == 0:
-        n = len(data)
-        if n < _NOGIL_MIN:
-            return _checksum_bytes(data, n, 0)  # type: ignore[no-any-return]
+        return _checksum_bytes(data, len(data))  # type: ignore[no-any-return]
     if type(data) is not bytes:
         data = as_buffer(data)
     return _impl.checksum(data, uint(initial, "initial", 32))  # type: ignore[no-any-return]

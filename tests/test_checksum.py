@@ -165,3 +165,13 @@ def test_update_matches_recomputation_near_zero(backend: ModuleType) -> None:
                 after = other.to_bytes(2, "big") + new.to_bytes(2, "big")
                 got = backend.checksum_update(backend.checksum(before, 0), old, new)
                 assert got == backend.checksum(after, 0), (other, old, new)
+
+
+def test_bytes_fast_path_on_both_sides_of_the_gil_threshold(backend: ModuleType) -> None:
+    """checksum_bytes holds the GIL below NOGIL_MIN and releases it from there
+    on: the answer must not change at the boundary."""
+    edge = backend.NOGIL_MIN
+    for n in (0, 1, 64, 1501, edge - 1, edge, edge + 1, 4 * edge + 3):
+        data = os.urandom(n)
+        want = ~array_sum16(data) & 0xFFFF
+        assert backend.checksum_bytes(data, n) == want == backend.checksum(data, 0), n

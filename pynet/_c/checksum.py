@@ -12,11 +12,11 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 # From this size on the sum takes long enough (several microseconds) that
 # other Python threads should run meanwhile: release the GIL.
-NOGIL_MIN = 256 * 1024
+NOGIL_MIN = lib.PN_NOGIL_MIN
 
-# checksum_bytes(data: bytes, len(data), initial) for data below NOGIL_MIN:
-# the façade's fast path, straight into C with no Python frame between.
-checksum_bytes = lib.pn_checksum
+# checksum_bytes(data: bytes, len(data)): the façade's fast path, straight
+# into C with no Python frame between (the size check is in C too).
+checksum_bytes = lib.pn_checksum_bytes
 checksum_update = lib.pn_checksum_update
 _sum16 = lib.pn_sum16
 

@@ -44,9 +44,9 @@ def checksum(data: Buffer, initial: int) -> int:
     return ~fold(sum16(data) + initial) & 0xFFFF
 
 
-def checksum_bytes(data: bytes, length: int, initial: int) -> int:
-    """checksum() with the C backend's fast-path signature."""
-    return checksum(data, initial)
+def checksum_bytes(data: bytes, length: int) -> int:
+    """checksum(data, 0) with the C backend's fast-path signature."""
+    return checksum(data, 0)
 
 
 def checksum_update(old_checksum: int, old_word: int, new_word: int) -> int:
