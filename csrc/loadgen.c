@@ -18,6 +18,7 @@
 #endif
 #include "pynet.h"
 #include "poller_internal.h"
+#include "sockio_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,11 +42,6 @@
 #define PN__LG_EVENTS 256
 #define PN__LG_WAIT_MS 10        /* the clock is checked at least this often */
 
-#ifdef MSG_NOSIGNAL
-#define PN__LG_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define PN__LG_SEND_FLAGS 0
-#endif
 
 enum { PN__LG_CONNECTING = 1, PN__LG_RUNNING = 2 };
 
@@ -143,18 +139,11 @@ static int pn__lg_watch(struct pn__lg *g, struct pn__lg_conn *c, int events)
 static int pn__lg_tcp_send(struct pn__lg *g, struct pn__lg_conn *c)
 {
     const char *msg = g->pattern + c->shift;
+    ssize_t w = pn__send_now(c->fd, msg + c->sent, g->size - c->sent);
 
-    while (c->sent < g->size) {
-        ssize_t w = send(c->fd, msg + c->sent, g->size - c->sent, PN__LG_SEND_FLAGS);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            return -errno;
-        }
-        c->sent += (size_t)w;
-    }
+    if (w < 0)
+        return (int)w;
+    c->sent += (size_t)w;
     /* Keep reading while sending: the server echoes a long message as it
      * arrives, and would stop if we did not take the echo. */
     return pn__lg_watch(g, c, c->sent < g->size ? PN__IN | PN__OUT : PN__IN);

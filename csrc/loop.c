@@ -22,6 +22,7 @@
 #endif
 #include "pynet.h"
 #include "poller_internal.h"
+#include "sockio_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +46,6 @@
 #define PN__UDP_BATCH 32
 #define PN__UDP_ROUNDS 8         /* batches per wake-up */
 
-#ifdef MSG_NOSIGNAL
-#define PN__SEND_FLAGS MSG_NOSIGNAL   /* a closed peer is an error, not SIGPIPE */
-#else
-#define PN__SEND_FLAGS 0
-#endif
 
 #if defined(__linux__)
 #define PN__HAVE_MMSG 1
@@ -108,26 +104,6 @@ static int pn__set_nonblocking(int fd)
     if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
     return 0;
-}
-
-/* Send as much of buf as the kernel takes now: the count sent, or a
- * negative errno other than EAGAIN. */
-static ssize_t pn__send_now(int fd, const char *buf, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len) {
-        ssize_t w = send(fd, buf + off, len - off, PN__SEND_FLAGS);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            return -errno;
-        }
-        off += (size_t)w;
-    }
-    return (ssize_t)off;
 }
 
 /* ---- listener ----------------------------------------------------------- */
