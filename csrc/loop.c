@@ -541,7 +541,7 @@ static int pn__echo_setup(struct pn__echo *e, const struct pn_echo_config *cfg)
 /* AUTO serves TCP over io_uring where it can: side by side it costs the
  * server 3 to 6 % less CPU per message than epoll, with 0.4 to 0.7 system
  * calls per message instead of 2.1 (README's benchmark section). */
-#define PN__URING_BY_DEFAULT 0
+#define PN__URING_BY_DEFAULT 1
 
 int pn_echo_poller(int poller, int udp)
 {

@@ -10,7 +10,7 @@ import socket
 import pytest
 from support import cli, offline
 
-from echo_helpers import EchoProcess, exchange, need_poller, no_io_uring
+from echo_helpers import EchoProcess, exchange, need_poller, no_io_uring, uring_available
 
 
 def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +25,7 @@ def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
 def test_startup_line_and_default_host() -> None:
     # The default model is the C loop, unless the pure-Python backend is asked for.
     python_only = os.environ.get("PYNET_BACKEND") == "python"
-    what = "select" if python_only else "native, epoll"
+    what = "select" if python_only else f"native, {'uring' if uring_available() else 'epoll'}"
     with EchoProcess() as server:
         assert server.line.startswith(f"tcp echo server ({what}) listening on 127.0.0.1 port ")
         assert exchange(server.address, b"hello") == b"hello"

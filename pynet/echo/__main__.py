@@ -1,6 +1,6 @@
 """`python -m pynet.echo`: run an echo server in any concurrency model.
 
-Prints one line when it listens ("tcp echo server (native, epoll) listening
+Prints one line when it listens ("tcp echo server (native, uring) listening
 on 127.0.0.1 port 30000"), so that scripts can wait for it; stops cleanly on
 SIGINT (exit 130) or SIGTERM (exit 0). Errors are one line, exit code 2.
 """
