@@ -23,6 +23,7 @@
 #include "pynet.h"
 #include "poller_internal.h"
 #include "sockio_internal.h"
+#include "uring_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -481,15 +482,22 @@ static void pn__echo_free(struct pn__echo *e)
     pn__poller_close(&e->poller);
 }
 
+static int pn__echo_check(const struct pn_echo_config *cfg)
+{
+    if (cfg->fd < 0)
+        return -EBADF;
+    if (cfg->read_size < 0 || cfg->read_size > PN__READ_SIZE_MAX || cfg->max_clients < 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int pn__echo_setup(struct pn__echo *e, const struct pn_echo_config *cfg)
 {
     size_t scratch;
     int rc;
 
-    if (cfg->fd < 0)
-        return -EBADF;
-    if (cfg->read_size < 0 || cfg->read_size > PN__READ_SIZE_MAX || cfg->max_clients < 0)
-        return -EINVAL;
+    if ((rc = pn__echo_check(cfg)) < 0)
+        return rc;
     e->fd = cfg->fd;
     e->stop_fd = cfg->stop_fd;
     e->udp = cfg->udp != 0;
@@ -530,6 +538,23 @@ static int pn__echo_setup(struct pn__echo *e, const struct pn_echo_config *cfg)
     return 0;
 }
 
+/* AUTO serves TCP over io_uring where it can: side by side it costs the
+ * server 3 to 6 % less CPU per message than epoll, with 0.4 to 0.7 system
+ * calls per message instead of 2.1 (README's benchmark section). */
+#define PN__URING_BY_DEFAULT 1
+
+int pn_echo_poller(int poller, int udp)
+{
+    if (poller == PN_POLLER_URING) {
+        if (udp)
+            return -ENOTSUP;  /* recvmmsg/sendmmsg batches already amortise the calls */
+        return pn_uring_status() == 0 ? PN_POLLER_URING : pn_uring_status();
+    }
+    if (poller == PN_POLLER_AUTO && !udp && PN__URING_BY_DEFAULT && pn_uring_status() == 0)
+        return PN_POLLER_URING;
+    return pn_poller_resolve(poller);
+}
+
 int pn_echo_run(const struct pn_echo_config *cfg, struct pn_echo_stats *stats)
 {
     struct pn__echo e;
@@ -538,6 +563,22 @@ int pn_echo_run(const struct pn_echo_config *cfg, struct pn_echo_stats *stats)
 
     memset(&e, 0, sizeof(e));
     memset(stats, 0, sizeof(*stats));
+    if ((rc = pn__echo_check(cfg)) < 0)
+        return rc;
+    if ((rc = pn_echo_poller(cfg->poller, cfg->udp)) < 0)
+        return rc;
+#ifdef PN__HAVE_URING
+    if (rc == PN_POLLER_URING) {
+        int started;
+
+        rc = pn__uring_echo_run(cfg, stats, &started);
+        if (started || cfg->poller == PN_POLLER_URING)
+            return rc;
+        /* AUTO, and the ring could not be set up after all (memory
+         * limits, ...): serve with the readiness poller instead. */
+        memset(stats, 0, sizeof(*stats));
+    }
+#endif
     e.st = stats;
     e.poller.fd = -1;
     rc = pn__echo_setup(&e, cfg);

@@ -1,6 +1,7 @@
 /* Choosing a poller backend at run time. */
 #include "pynet.h"
 #include "poller_internal.h"
+#include "uring_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -33,13 +34,26 @@ static const struct pn__poller_ops *pn__poller_ops_for(int kind)
 
 int pn_poller_available(int kind)
 {
+    if (kind == PN_POLLER_URING)
+        return pn_uring_status() == 0;
     return pn__poller_ops_for(kind) != NULL;
+}
+
+int pn_uring_status(void)
+{
+#ifdef PN__HAVE_URING
+    return pn__uring_probe();
+#else
+    return -ENOTSUP;
+#endif
 }
 
 int pn_poller_resolve(int kind)
 {
     const struct pn__poller_ops *ops = pn__poller_ops_for(kind);
 
+    if (kind == PN_POLLER_URING)
+        return pn_uring_status() == 0 ? PN_POLLER_URING : -ENOTSUP;
     if (ops == NULL)
         return -ENOTSUP;
 #ifdef PN__HAVE_EPOLL

@@ -129,15 +129,26 @@ int pn_icmp_parse(const void *buf, size_t len, int family, int ip_header,
 
 /* ==== Echo servers' event loop and load generator (issue 4) ============== */
 
-/* Readiness pollers: epoll (Linux), kqueue (BSD, macOS), poll (anywhere). */
+/* Readiness pollers: epoll (Linux), kqueue (BSD, macOS), poll (anywhere);
+ * and io_uring (Linux), which is no poller but a completion-based TCP echo
+ * loop of its own (csrc/uring_loop.c). */
 enum pn_poller {
     PN_POLLER_AUTO = 0,   /* the best one compiled in */
     PN_POLLER_EPOLL = 1,
     PN_POLLER_POLL = 2,
     PN_POLLER_KQUEUE = 3,
+    PN_POLLER_URING = 4,  /* TCP echo only */
 };
-int pn_poller_available(int kind);   /* 1 when compiled in */
-int pn_poller_resolve(int kind);     /* the kind AUTO stands for, or -ENOTSUP */
+int pn_poller_available(int kind);   /* 1 when compiled in (io_uring: and usable here) */
+int pn_poller_resolve(int kind);     /* the readiness poller AUTO stands for, or -ENOTSUP */
+/* What pn_echo_run serves with for this poller and protocol (AUTO
+ * resolved), or a negative errno: -ENOTSUP (not here, or io_uring for UDP),
+ * or pn_uring_status()'s error for PN_POLLER_URING. */
+int pn_echo_poller(int poller, int udp);
+/* 0 when io_uring can serve here, else why not: -ENOTSUP (not compiled
+ * in), -ENOSYS (not in this kernel), -EPERM (seccomp, or sysctl
+ * kernel.io_uring_disabled), -EINVAL (a kernel before 5.19). */
+int pn_uring_status(void);
 
 struct pn_echo_config {
     int fd;            /* bound socket: listening TCP or datagram UDP (the caller closes it) */
@@ -157,7 +168,8 @@ struct pn_echo_stats {
     uint64_t bytes;           /* bytes echoed (read and queued back) */
     uint64_t datagrams;       /* UDP datagrams echoed */
     uint64_t dropped;         /* UDP datagrams the kernel refused to send back */
-    uint64_t stalls;          /* times a client's output was full and reading paused */
+    uint64_t stalls;          /* times a client's output was full and reading paused
+                                 (readiness pollers; io_uring resumes sends unseen) */
     uint64_t accept_errors;
     int64_t clients;          /* connected now */
     int64_t clients_max;      /* most connected at once */

@@ -19,6 +19,28 @@ from typing import List, Sequence, Tuple
 STARTUP = re.compile(r"listening on (\S+) port (\d+)")
 TCP_MODELS = ("iterative", "fork", "thread", "select", "native")
 POLLERS = ("epoll", "poll")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def uring_available() -> bool:
+    """io_uring can serve here (compiled in, and allowed by this kernel)."""
+    try:
+        from pynet._native import lib
+    except ImportError:
+        return False
+    return bool(lib.pn_poller_available(lib.PN_POLLER_URING))
+
+
+def need_poller(poller: str) -> None:
+    """Skip (fail under PYNET_REQUIRE_ALL) when poller cannot serve here."""
+    from support import need
+    if poller == "uring":
+        need(uring_available(), "io_uring is not usable here (kernel, seccomp or sysctl)")
+
+
+def no_io_uring() -> List[str]:
+    """A command prefix under which io_uring_setup fails with EPERM."""
+    return [sys.executable, os.path.join(HERE, "no_io_uring.py")]
 
 
 class EchoProcess:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from support import cli, need
 
+from echo_helpers import uring_available
+
 
 def test_quick_run(tmp_path: Path) -> None:
     try:
@@ -28,7 +30,8 @@ def test_quick_run(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     rows = doc["rows"]
     servers = {(r["proto"], r["server"]) for r in rows}
-    for name in ("native", "select", "thread", "fork", "iterative", "asyncio", "uvloop"):
+    for name in ("native", "native-epoll", "select", "thread", "fork", "iterative", "asyncio",
+                 "uvloop", *(("native-uring",) if uring_available() else ())):
         assert ("tcp", name) in servers, name
     for name in ("native", "python", "asyncio", "uvloop"):
         assert ("udp", name) in servers, name
@@ -38,6 +41,8 @@ def test_quick_run(tmp_path: Path) -> None:
         assert f"| {row['case']} | {row['server']} |" in done.stdout
     assert doc["idle"]["held"] == doc["idle"]["connections"] == 200
     assert "idle connections: native held 200" in done.stdout
+    for name, idle in doc["idle_by_server"].items():  # each native row asked for
+        assert idle["held"] == 200 and f"idle connections: {name} held 200" in done.stdout
     if not sanitized:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

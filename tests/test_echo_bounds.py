@@ -12,7 +12,7 @@ import time
 import pytest
 from support import program
 
-from echo_helpers import EchoProcess, exchange
+from echo_helpers import EchoProcess, exchange, need_poller
 
 
 def _answered(sock: socket.socket, timeout: float) -> bool:
@@ -20,9 +20,11 @@ def _answered(sock: socket.socket, timeout: float) -> bool:
     return bool(ready) and sock.recv(100) == b"ping"
 
 
-@pytest.mark.parametrize("model", ("select", "native"))
-def test_max_clients(model: str) -> None:
-    with EchoProcess("--model", model, "--max-clients", "2") as server:
+@pytest.mark.parametrize("model, poller", [("select", "auto"), ("native", "epoll"),
+                                           ("native", "uring")])
+def test_max_clients(model: str, poller: str) -> None:
+    need_poller(poller)
+    with EchoProcess("--model", model, "--poller", poller, "--max-clients", "2") as server:
         socks = [socket.create_connection(server.address, timeout=30) for _ in range(4)]
         for s in socks:
             s.sendall(b"ping")
@@ -45,12 +47,15 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_out_of_descriptors_pauses_accepting() -> None:
+@pytest.mark.parametrize("poller", ("epoll", "uring"))
+def test_out_of_descriptors_pauses_accepting(poller: str) -> None:
     """With 64 descriptors, clients beyond them wait; the loop does not spin
-    on the listener meanwhile (it stops watching it for 100 ms at a time),
+    on the listener meanwhile (it stops accepting for 100 ms at a time),
     and serves them once others leave."""
+    need_poller(poller)
     prlimit = program("prlimit")
-    with EchoProcess("--model", "native", prefix=[prlimit, "--nofile=64:64", "--"]) as server:
+    with EchoProcess("--model", "native", "--poller", poller,
+                     prefix=[prlimit, "--nofile=64:64", "--"]) as server:
         socks = [socket.create_connection(server.address, timeout=30) for _ in range(80)]
         for s in socks:
             s.sendall(b"ping")

@@ -10,7 +10,7 @@ import socket
 import pytest
 from support import cli, offline
 
-from echo_helpers import EchoProcess, exchange
+from echo_helpers import EchoProcess, exchange, need_poller, no_io_uring, uring_available
 
 
 def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +25,7 @@ def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
 def test_startup_line_and_default_host() -> None:
     # The default model is the C loop, unless the pure-Python backend is asked for.
     python_only = os.environ.get("PYNET_BACKEND") == "python"
-    what = "select" if python_only else "native, epoll"
+    what = "select" if python_only else f"native, {'uring' if uring_available() else 'epoll'}"
     with EchoProcess() as server:
         assert server.line.startswith(f"tcp echo server ({what}) listening on 127.0.0.1 port ")
         assert exchange(server.address, b"hello") == b"hello"
@@ -83,11 +83,29 @@ def test_reuse_after_restart() -> None:
     (["--backlog", "0"], ["backlog must be at least 1"]),
     (["--model", "select", "--poller", "poll"], ["needs the native model"]),
     (["--model", "native", "--poller", "kqueue"], ["poller kqueue is not available"]),
+    (["--proto", "udp", "--model", "native", "--poller", "uring"],
+     ["poller uring serves TCP only"]),
     (["--model", "coroutine"], ["invalid choice"]),
     (["--frobnicate"], ["unrecognized arguments"]),
 ])
 def test_bad_options(args: list, words: list) -> None:  # type: ignore[type-arg]
     _one_line_error(cli("pynet.echo", *args), *words)
+
+
+def test_uring_refused_by_seccomp() -> None:
+    """Where io_uring_setup fails (here a seccomp filter, as container
+    runtimes install), --poller uring is a one-line error, and the default
+    serves over epoll without a word."""
+    need_poller("uring")  # the filter is what must make it fail
+    done = cli("pynet.echo", "--model", "native", "--poller", "uring", "--port", "0",
+               prefix=no_io_uring())
+    _one_line_error(done, "poller uring is not available here",
+                    "io_uring is not permitted (a seccomp filter")
+    with EchoProcess("--model", "native", prefix=no_io_uring()) as server:
+        assert "(native, epoll)" in server.line
+        assert exchange(server.address, b"fallback") == b"fallback"
+        code, err = server.stop()
+        assert code == 0 and err == ""
 
 
 def test_entry_point_dispatch() -> None:

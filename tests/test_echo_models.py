@@ -11,20 +11,22 @@ import pytest
 from support import need
 
 import pynet.echo
-from echo_helpers import TCP_MODELS, exchange, payload, udp_exchange
+from echo_helpers import TCP_MODELS, exchange, need_poller, payload, udp_exchange
 
 SIZES = (1, 2, 1000, 65536 + 7, 1 << 20)
 CLIENTS = 4
 
-# (model, poller): the native loop runs over both pollers Linux has.
+# (model, poller): the native loop runs over both pollers Linux has, and
+# over io_uring (TCP only).
 TCP_CASES = [(m, "auto") for m in TCP_MODELS if m != "native"] + [
-    ("native", "epoll"), ("native", "poll")]
+    ("native", "epoll"), ("native", "poll"), ("native", "uring")]
 UDP_CASES = [("iterative", "auto"), ("native", "epoll"), ("native", "poll")]
 
 
 @pytest.fixture(params=TCP_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
 def tcp_server(request: pytest.FixtureRequest) -> Iterator[pynet.echo.Server]:
     model, poller = request.param
+    need_poller(poller)
     with pynet.echo.serve("tcp", model, port=0, poller=poller) as server:
         yield server
 
@@ -103,6 +105,8 @@ def test_api_errors() -> None:
         pynet.echo.serve(model="thread", workers=2, port=0)
     with pytest.raises(ValueError, match="not available"):
         pynet.echo.serve(model="native", poller="kqueue", port=0)
+    with pytest.raises(ValueError, match="poller uring serves TCP only"):
+        pynet.echo.serve("udp", "native", poller="uring", port=0)
     with pynet.echo.serve(model="select", port=0) as server:
         with pytest.raises(pynet.echo.BindError, match="address already in use") as info:
             pynet.echo.serve(model="select", port=server.address[1])

@@ -12,18 +12,20 @@ import socket
 
 import pytest
 
-from echo_helpers import EchoProcess, close_with_reset, exchange, payload, wait_until
+from echo_helpers import EchoProcess, close_with_reset, exchange, need_poller, payload, wait_until
 
 MIB = 1 << 20
 
 
-def test_slow_reader_bounds_memory() -> None:
+@pytest.mark.parametrize("poller", ("epoll", "uring"))
+def test_slow_reader_bounds_memory(poller: str) -> None:
     """50 MiB sent without reading: the server holds at most a read's worth
-    for this client (it stops reading until its output drains), and the
-    client gets every byte once it reads."""
+    or two for this client (it stops reading until its output drains), and
+    the client gets every byte once it reads."""
+    need_poller(poller)
     total = 50 * MIB
     block = payload(MIB, 5)
-    with EchoProcess("--model", "native") as server:
+    with EchoProcess("--model", "native", "--poller", poller) as server:
         assert exchange(server.address, b"warm") == b"warm"
         base = server.rss_kib()
         sock = socket.create_connection(server.address, timeout=30)
@@ -68,8 +70,10 @@ def test_slow_reader_bounds_memory() -> None:
         assert code == 0, err
 
 
-def test_resets_leave_the_server_serving() -> None:
-    with EchoProcess("--model", "native") as server:
+@pytest.mark.parametrize("poller", ("epoll", "uring"))
+def test_resets_leave_the_server_serving(poller: str) -> None:
+    need_poller(poller)
+    with EchoProcess("--model", "native", "--poller", poller) as server:
         assert exchange(server.address, b"warm") == b"warm"  # the loop runs: its poller is open
         base = server.fds()
         for i in range(200):
@@ -94,10 +98,11 @@ def _raise_fd_limit(need: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 
-@pytest.mark.parametrize("poller", ("epoll", "poll"))
+@pytest.mark.parametrize("poller", ("epoll", "poll", "uring"))
 def test_ten_thousand_connections_then_no_fd_leak(poller: str) -> None:
     """10,000 connections at once, each served (a byte echoed); then all of
     them closed (most with a reset): the server is back to its descriptors."""
+    need_poller(poller)
     count = 10_000
     _raise_fd_limit(count + 1024)
     with EchoProcess("--model", "native", "--poller", poller, "--backlog", "4096") as server:
@@ -129,9 +134,11 @@ def test_ten_thousand_connections_then_no_fd_leak(poller: str) -> None:
         assert code == 0, err
 
 
+@pytest.mark.parametrize("poller", ("epoll", "uring"))
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
-def test_signals_stop_cleanly_with_clients(sig: int, code: int) -> None:
-    with EchoProcess("--model", "native", "--workers", "2", "-v") as server:
+def test_signals_stop_cleanly_with_clients(sig: int, code: int, poller: str) -> None:
+    need_poller(poller)
+    with EchoProcess("--model", "native", "--workers", "2", "--poller", poller, "-v") as server:
         assert "2 workers" in server.line
         held = [socket.create_connection(server.address, timeout=30) for _ in range(20)]
         for s in held:
@@ -145,8 +152,10 @@ def test_signals_stop_cleanly_with_clients(sig: int, code: int) -> None:
             s.close()
 
 
-def test_workers_share_the_port() -> None:
-    with EchoProcess("--model", "native", "--workers", "2") as server:
+@pytest.mark.parametrize("poller", ("epoll", "uring"))
+def test_workers_share_the_port(poller: str) -> None:
+    need_poller(poller)
+    with EchoProcess("--model", "native", "--workers", "2", "--poller", poller) as server:
         assert wait_until(lambda: server.threads() >= 2)  # a loop per worker
         for i in range(40):
             assert exchange(server.address, payload(1000, i)) == payload(1000, i)

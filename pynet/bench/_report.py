@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 if TYPE_CHECKING:
     from .echo import IdleResult, Row, Settings
@@ -16,7 +16,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
-             idle: Optional["IdleResult"], settings: "Settings") -> str:
+             idles: Sequence["IdleResult"], settings: "Settings") -> str:
     pin = (f"server pinned to core {settings.pin[0]}, load generator to core {settings.pin[1]}"
            if settings.pin else "not pinned (one core)")
     lines = [
@@ -58,13 +58,13 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
                      f"{goal['than']} spends {goal['cpu_ratio']:.2f}x the CPU per message")
     if not goals:
         lines.append("- (no goal case in this run)")
-    if idle is not None:
+    for idle in idles:
         if idle.error:
-            lines.append(f"- idle connections: native held {idle.held} of {idle.connections}: "
-                         f"{idle.error}")
+            lines.append(f"- idle connections: {idle.server} held {idle.held} of "
+                         f"{idle.connections}: {idle.error}")
         else:
             lines.append(
-                f"- idle connections: native held {idle.held:,} on one core, "
+                f"- idle connections: {idle.server} held {idle.held:,} on one core, "
                 f"{idle.bytes_per_connection:,.0f} bytes of user memory (RSS) per connection "
                 f"(server RSS {idle.rss_before_kib:,} -> {idle.rss_after_kib:,} KiB, "
                 f"{idle.fds_after:,} descriptors open; the kernel's socket memory is not in RSS)")
@@ -98,7 +98,7 @@ def chart(path: str, rows: Sequence["Row"]) -> str:
         group = sorted(group, key=lambda r: r.msgs_per_s)
         names = [r.server for r in group]
         values = [r.msgs_per_s / 1000.0 for r in group]
-        colors = ["#d62728" if r.server == "native" else
+        colors = ["#d62728" if r.server.startswith("native") else
                   "#7f7f7f" if r.server in ("uvloop", "asyncio") else "#1f77b4" for r in group]
         bars = ax.barh(names, values, color=colors)
         top = max(values) if values and max(values) > 0 else 1.0

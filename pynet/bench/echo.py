@@ -52,6 +52,9 @@ class Case:
 # (name, proto, command after `python -m`): the servers under test.
 SERVERS: Dict[str, Tuple[str, ...]] = {
     "native": ("pynet.echo", "--model", "native"),
+    # The native loop over a chosen poller ("native" takes the default one).
+    "native-epoll": ("pynet.echo", "--model", "native", "--poller", "epoll"),
+    "native-uring": ("pynet.echo", "--model", "native", "--poller", "uring"),
     "select": ("pynet.echo", "--model", "select"),
     "thread": ("pynet.echo", "--model", "thread"),
     "fork": ("pynet.echo", "--model", "fork"),
@@ -115,6 +118,7 @@ class Row:
 @dataclass
 class IdleResult:
     connections: int = 0
+    server: str = "native"
     held: int = 0
     rss_before_kib: int = 0
     rss_after_kib: int = 0
@@ -128,7 +132,7 @@ class IdleResult:
         return (self.rss_after_kib - self.rss_before_kib) * 1024.0 / self.held
 
     def as_dict(self) -> Dict[str, object]:
-        return {"connections": self.connections, "held": self.held,
+        return {"server": self.server, "connections": self.connections, "held": self.held,
                 "rss_before_kib": self.rss_before_kib, "rss_after_kib": self.rss_after_kib,
                 "server_fds": self.fds_after,
                 "rss_bytes_per_connection": round(self.bytes_per_connection, 1),
@@ -228,8 +232,18 @@ def _servers_for(case: Case, wanted: Set[str]) -> List[str]:
             continue  # serves one client at a time: the others would wait forever
         if name == "uvloop" and importlib.util.find_spec("uvloop") is None:
             continue
+        if name == "native-uring" and not _uring_available():
+            continue
         out.append(name)
     return out
+
+
+def _uring_available() -> bool:
+    try:
+        from ..echo.native import poller_available
+        return poller_available("uring")
+    except ImportError:
+        return False
 
 
 def _pin_cores() -> Optional[Tuple[int, int]]:
@@ -327,16 +341,16 @@ def _close_hard(sock: socket.socket) -> None:
     sock.close()
 
 
-def hold_idle(count: int, pin: Optional[Tuple[int, int]]) -> IdleResult:
-    """Open `count` connections to the native loop, prove each is served (a
-    byte echoed), leave them idle, and read the server's memory."""
-    result = IdleResult(connections=count)
+def hold_idle(count: int, pin: Optional[Tuple[int, int]], server: str = "native") -> IdleResult:
+    """Open `count` connections to the native loop (server: "native" or a
+    "native-POLLER" row), prove each is served (a byte echoed), leave them
+    idle, and read the server's memory."""
+    result = IdleResult(connections=count, server=server)
     socks: List[socket.socket] = []
     proc: Optional[ServerProcess] = None
     try:
         _raise_fd_limit(count + 256)
-        proc = ServerProcess(("pynet.echo", "--model", "native", "--backlog", "4096"),
-                             pin[0] if pin else None)
+        proc = ServerProcess((*SERVERS[server], "--backlog", "4096"), pin[0] if pin else None)
         # Reach steady state first (the loop's first connection allocates
         # its scratch buffer), then measure the difference N connections make.
         with socket.create_connection((HOST, proc.port)) as probe:
@@ -369,10 +383,15 @@ def hold_idle(count: int, pin: Optional[Tuple[int, int]]) -> IdleResult:
 
 # ---- the run ----------------------------------------------------------------
 
+NATIVE_ROWS = ("native", "native-epoll", "native-uring")
+
+
 def goal_lines(rows: Sequence[Row]) -> List[Dict[str, object]]:
     by = {(r.case, r.server): r for r in rows}
     out: List[Dict[str, object]] = []
-    for case, server, than, factor in GOALS:
+    goals = [(case, name, than, factor) for case, server, than, factor in GOALS
+             for name in (NATIVE_ROWS if server == "native" else (server,))]
+    for case, server, than, factor in goals:
         a, b = by.get((case, server)), by.get((case, than))
         if a is None or b is None or a.error or b.error or not b.msgs_per_s:
             continue
@@ -445,10 +464,14 @@ def main(argv: List[str]) -> int:
         row = failed[0] if failed else max(tries, key=lambda r: r.msgs_per_s)
         row.rounds = [r.msgs_per_s for r in tries]
         rows.append(row)
-    idle_result = hold_idle(idle, settings.pin) if idle and "native" in servers else None
+    # The idle test for each native row asked for ("native" first).
+    idle_results = [hold_idle(idle, settings.pin, name) for name in NATIVE_ROWS
+                    if idle and name in servers and
+                    (name != "native-uring" or _uring_available())]
+    idle_result = idle_results[0] if idle_results else None
 
     goals = goal_lines(rows)
-    print(_report.markdown(rows, goals, idle_result, settings), flush=True)
+    print(_report.markdown(rows, goals, idle_results, settings), flush=True)
     doc: Dict[str, object] = {
         "tool": "pynet bench echo",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -458,11 +481,12 @@ def main(argv: List[str]) -> int:
         "rows": [r.as_dict() for r in rows],
         "goals": goals,
         "idle": idle_result.as_dict() if idle_result else None,
+        "idle_by_server": {r.server: r.as_dict() for r in idle_results},
     }
     _report.write_json(args.json, doc)
     if args.chart:
         note = _report.chart(args.chart, rows)
         if note:
             warn(PROG, note)
-    broken = any(r.error for r in rows) or bool(idle_result and idle_result.error)
+    broken = any(r.error for r in rows) or any(r.error for r in idle_results)
     return 1 if broken else 0

@@ -3,7 +3,8 @@
 TCP: iterative (one client at a time, the course's first server), fork (a
 process per client, every child reaped), thread (a thread per client, up to a
 bound), select (one thread, readiness notification) and native (the C event
-loop: epoll, kqueue or poll; ``workers`` loops sharing the port). UDP: the
+loop: epoll, kqueue or poll, or io_uring for TCP; ``workers`` loops sharing
+the port). UDP: the
 Python model ("iterative") and native (recvmmsg/sendmmsg batches).
 
 >>> import pynet.echo, socket
@@ -71,9 +72,10 @@ def open(proto: str = "tcp", model: Optional[str] = None, host: str = "127.0.0.1
                         poller=poller, verbose=verbose)
     config.check()
     if config.model == "native":
-        from .native import poller_available
+        from .native import poller_available, unavailable_reason
         if not poller_available(config.poller):
-            raise ValueError(f"poller {config.poller} is not available on this system")
+            raise ValueError(f"poller {config.poller} is not available "
+                             f"{unavailable_reason(config.poller)}")
     runner = _model_runner(config.model, config.proto)
     return Server(config, open_sockets(config), runner)
 

@@ -1,6 +1,6 @@
 """`python -m pynet.echo`: run an echo server in any concurrency model.
 
-Prints one line when it listens ("tcp echo server (native, epoll) listening
+Prints one line when it listens ("tcp echo server (native, uring) listening
 on 127.0.0.1 port 30000"), so that scripts can wait for it; stops cleanly on
 SIGINT (exit 130) or SIGTERM (exit 0). Errors are one line, exit code 2.
 """
@@ -36,7 +36,8 @@ def _parser() -> ArgumentParser:
     p.add_argument("--max-clients", type=int, default=None,
                    help="clients served at once (default: 256 for thread and fork, else no bound)")
     p.add_argument("--poller", choices=POLLERS, default="auto",
-                   help="native model: epoll, kqueue or poll (default: the best one here)")
+                   help="native model: epoll, kqueue, poll, or uring (io_uring, TCP only) "
+                        "(default: the best one here)")
     p.add_argument("-v", "--verbose", action="store_true", help="log clients to stderr")
     return p
 
@@ -71,7 +72,7 @@ def main(argv: List[str]) -> int:
         poller = ""
         if model == "native":
             from .native import poller_name
-            poller = poller_name(args.poller)
+            poller = poller_name(args.poller, args.proto)
         print(describe(server.config, server.address, poller), flush=True)
 
         received: List[int] = []

@@ -30,7 +30,7 @@ MODELS: Dict[str, Tuple[str, ...]] = {
     "tcp": ("iterative", "fork", "thread", "select", "native"),
     "udp": ("iterative", "native"),
 }
-POLLERS = ("auto", "epoll", "poll", "kqueue")
+POLLERS = ("auto", "epoll", "poll", "kqueue", "uring")
 # Hosts that mean "every interface" (the course's HOST = '').
 ALL_INTERFACES = {"": "0.0.0.0", "*": "0.0.0.0", "0.0.0.0": "0.0.0.0", "::": "::"}
 READ_SIZE = 64 * 1024          # bytes read at once; bounds what a client can make us hold
@@ -84,6 +84,8 @@ class EchoConfig:
             raise ValueError(f"poller must be one of {', '.join(POLLERS)}, not {self.poller!r}")
         if self.poller != "auto" and self.model != "native":
             raise ValueError("choosing a poller needs the native model")
+        if self.poller == "uring" and self.proto != "tcp":
+            raise ValueError("poller uring serves TCP only (UDP echo uses recvmmsg/sendmmsg)")
 
     @property
     def client_bound(self) -> int:

@@ -1,5 +1,6 @@
 """The native model: the C event loop (csrc/loop.c) over epoll, kqueue or
-poll, one loop per worker. Each loop runs in one call into C with the GIL
+poll, or the completion-based TCP loop over io_uring (csrc/uring_loop.c),
+one loop per worker. Each loop runs in one call into C with the GIL
 released; ``--workers N`` runs N loops in N threads, each on its own socket
 bound to the same port with SO_REUSEPORT, so the kernel spreads connections
 over them. A stop request (or SIGINT/SIGTERM through the stop pipe, which
@@ -8,15 +9,17 @@ free what it holds."""
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from typing import Any, Dict, List
 
 from ._common import READ_SIZE, Server
 
-__all__ = ["POLLER_KINDS", "poller_available", "poller_name", "serve_forever"]
+__all__ = ["POLLER_KINDS", "poller_available", "poller_name", "serve_forever",
+           "unavailable_reason"]
 
-POLLER_KINDS = {"auto": 0, "epoll": 1, "poll": 2, "kqueue": 3}
+POLLER_KINDS = {"auto": 0, "epoll": 1, "poll": 2, "kqueue": 3, "uring": 4}
 _NAMES = {v: k for k, v in POLLER_KINDS.items()}
 STATS = ("accepted", "closed", "resets", "bytes", "datagrams", "dropped", "stalls",
          "accept_errors", "clients_max")
@@ -32,12 +35,28 @@ def poller_available(name: str) -> bool:
     return name in POLLER_KINDS and bool(lib.pn_poller_available(POLLER_KINDS[name]))
 
 
-def poller_name(name: str) -> str:
-    """The poller that name stands for here ("auto" -> "epoll" on Linux)."""
+def unavailable_reason(name: str) -> str:
+    """Why poller name cannot serve here, as the end of a sentence."""
     from .._native import lib
-    kind = lib.pn_poller_resolve(POLLER_KINDS[name])
+    if name != "uring":
+        return "on this system"
+    code = -lib.pn_uring_status()
+    why = {errno.ENOTSUP: "pynet was built without <linux/io_uring.h>",
+           errno.ENOSYS: "this kernel has no io_uring",
+           errno.EPERM: "io_uring is not permitted (a seccomp filter, or the sysctl "
+                        "kernel.io_uring_disabled)",
+           errno.EINVAL: "this kernel's io_uring lacks provided buffer rings (Linux 5.19+)"}
+    return "here: " + why.get(code, f"io_uring_setup failed: {os.strerror(code)}")
+
+
+def poller_name(name: str, proto: str = "tcp") -> str:
+    """What name stands for here when serving proto ("auto" -> "uring" for
+    TCP on Linux where io_uring may be used, else "epoll"; io_uring serves
+    TCP only)."""
+    from .._native import lib
+    kind = lib.pn_echo_poller(POLLER_KINDS[name], int(proto == "udp"))
     if kind < 0:
-        raise ValueError(f"poller {name} is not available on this system")
+        raise ValueError(f"poller {name} is not available {unavailable_reason(name)}")
     return _NAMES[kind]
 
 
@@ -46,7 +65,8 @@ def serve_forever(server: Server) -> None:
     config = server.config
     poller = POLLER_KINDS[config.poller]
     if not lib_available(poller):
-        raise ValueError(f"poller {config.poller} is not available on this system")
+        raise ValueError(f"poller {config.poller} is not available "
+                         f"{unavailable_reason(config.poller)}")
     # One connection is at most one read behind: max-clients divides among workers.
     bound = config.client_bound
     per_worker = -(-bound // config.workers) if bound else 0
