@@ -121,21 +121,11 @@ static void pn__listen_watch(struct pn__echo *e, int on)
 
 static int pn__conn_slot(struct pn__echo *e, int fd)
 {
-    struct pn__conn *c;
-    int cap;
+    void *table = e->conns;
+    int rc = pn__fd_table_fit(&table, &e->conns_cap, fd, sizeof(*e->conns));
 
-    if (fd < e->conns_cap)
-        return 0;
-    cap = e->conns_cap ? e->conns_cap : 256;
-    while (cap <= fd)
-        cap *= 2;
-    c = realloc(e->conns, sizeof(*c) * (size_t)cap);
-    if (c == NULL)
-        return -ENOMEM;
-    memset(c + e->conns_cap, 0, sizeof(*c) * (size_t)(cap - e->conns_cap));
-    e->conns = c;
-    e->conns_cap = cap;
-    return 0;
+    e->conns = table;
+    return rc;
 }
 
 static int pn__accept_one(struct pn__echo *e)

@@ -37,6 +37,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pynet.h"
+#include "sockio_internal.h"
 #include "uring_internal.h"
 
 #ifdef PN__HAVE_URING
@@ -216,21 +217,11 @@ static void pn__u_submit_accepts(struct pn__uecho *e)
 
 static int pn__u_conn_slot(struct pn__uecho *e, int fd)
 {
-    struct pn__uconn *c;
-    int cap;
+    void *table = e->conns;
+    int rc = pn__fd_table_fit(&table, &e->conns_cap, fd, sizeof(*e->conns));
 
-    if (fd < e->conns_cap)
-        return 0;
-    cap = e->conns_cap ? e->conns_cap : 256;
-    while (cap <= fd)
-        cap *= 2;
-    c = realloc(e->conns, sizeof(*c) * (size_t)cap);
-    if (c == NULL)
-        return -ENOMEM;
-    memset(c + e->conns_cap, 0, sizeof(*c) * (size_t)(cap - e->conns_cap));
-    e->conns = c;
-    e->conns_cap = cap;
-    return 0;
+    e->conns = table;
+    return rc;
 }
 
 static void pn__u_wait_push(struct pn__uecho *e, int fd)
