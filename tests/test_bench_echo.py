@@ -37,6 +37,7 @@ def test_quick_run(tmp_path: Path) -> None:
         assert ("udp", name) in servers, name
     for row in rows:
         assert row["error"] == "" and row["mismatches"] == 0, row
+        assert 0 <= row["server_user_us"] <= row["server_cpu_us"], row
         assert row["msgs_per_s"] > 0 and row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"]
         assert f"| {row['case']} | {row['server']} |" in done.stdout
     assert doc["idle"]["held"] == doc["idle"]["connections"] == 200
@@ -45,6 +46,18 @@ def test_quick_run(tmp_path: Path) -> None:
         assert idle["held"] == 200 and f"idle connections: {name} held 200" in done.stdout
     if not sanitized:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_goal_lines_state_the_kernel_ceiling() -> None:
+    """The ceiling is what the ratio could reach if the native row spent no
+    user time: the peer's CPU per message over native's kernel part."""
+    from pynet.bench.echo import GOALS, Row, goal_lines
+    case, server, than, factor = GOALS[0]
+    native = Row(case, server, msgs_per_s=120.0, server_cpu_us=5.0, server_user_us=1.0)
+    peer = Row(case, than, msgs_per_s=100.0, server_cpu_us=6.0, server_user_us=2.0)
+    [line] = [g for g in goal_lines([native, peer]) if g["server"] == server]
+    assert line["ratio"] == 1.2 and line["met"] is (1.2 >= factor)
+    assert line["cpu_ratio"] == 1.2 and line["kernel_ceiling"] == 1.5
 
 
 def test_bad_options() -> None:

@@ -26,11 +26,12 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         "one message in flight per connection; every reply checked byte for byte.",
         "`vs uvloop`: this row's msgs/s over uvloop's; `native speed-up`: native's msgs/s "
         "over this row's; `server CPU`: the server's CPU time (user + system) per message, "
-        "which noise from elsewhere on the machine disturbs less than msgs/s."
+        "which noise from elsewhere on the machine disturbs less than msgs/s, and in "
+        "brackets the part of it spent in user space (the rest is the kernel's)."
         + (f" Each row is the best of {settings.rounds} interleaved rounds."
            if settings.rounds > 1 else ""),
         "",
-        "| case | server | msgs/s | MB/s | p50 µs | p99 µs | server CPU µs/msg | vs uvloop "
+        "| case | server | msgs/s | MB/s | p50 µs | p99 µs | server CPU µs/msg (user) | vs uvloop "
         "| native speed-up |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -47,7 +48,8 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         native = peers.get("native")
         lines.append(
             f"| {row.case.label} | {row.server} | {row.msgs_per_s:,.0f} | {row.mb_per_s:,.2f} "
-            f"| {row.p50_us:,.1f} | {row.p99_us:,.1f} | {row.server_cpu_us:,.2f} "
+            f"| {row.p50_us:,.1f} | {row.p99_us:,.1f} "
+            f"| {row.server_cpu_us:,.2f} ({row.server_user_us:,.2f}) "
             f"| {_ratio(row.msgs_per_s, uv.msgs_per_s) if uv and not uv.error else '-'} "
             f"| {_ratio(native.msgs_per_s, row.msgs_per_s) if native and not native.error else '-'} |")
     lines += ["", "Goals (same run):"]
@@ -55,7 +57,9 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
         verdict = "met" if goal["met"] else "MISSED"
         lines.append(f"- {goal['case']}: {goal['server']} / {goal['than']} = "
                      f"{goal['ratio']:.2f}x msgs/s (goal >= {goal['goal']:g}x): {verdict}; "
-                     f"{goal['than']} spends {goal['cpu_ratio']:.2f}x the CPU per message")
+                     f"{goal['than']} spends {goal['cpu_ratio']:.2f}x the CPU per message; "
+                     f"at most {goal['kernel_ceiling']:.2f}x if {goal['server']} spent no "
+                     "time in user space")
     if not goals:
         lines.append("- (no goal case in this run)")
     for idle in idles:
