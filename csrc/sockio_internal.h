@@ -13,28 +13,6 @@
 #define PN__SEND_FLAGS MSG_NOSIGNAL   /* a closed peer is an error, not SIGPIPE */
 #else
 #define PN__SEND_FLAGS 0              /* BSD, macOS: SO_NOSIGPIPE on the socket */
-/* Make room in a table indexed by file descriptor (*table of *cap entries
- * of size bytes each) for entry fd, doubling from 256; new entries are
- * zeroed. Returns 0, or -ENOMEM with the table unchanged. */
-static inline int pn__fd_table_fit(void **table, int *cap, int fd, size_t size)
-{
-    void *grown;
-    int want;
-
-    if (fd < *cap)
-        return 0;
-    want = *cap ? *cap : 256;
-    while (want <= fd)
-        want *= 2;
-    grown = realloc(*table, size * (size_t)want);
-    if (grown == NULL)
-        return -ENOMEM;
-    memset((char *)grown + size * (size_t)*cap, 0, size * (size_t)(want - *cap));
-    *table = grown;
-    *cap = want;
-    return 0;
-}
-
 #endif
 
 /* Send as much of buf as the kernel takes now on a non-blocking socket: the

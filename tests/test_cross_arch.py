@@ -41,3 +41,22 @@ def test_core_on(target: str, tmp_path: Path) -> None:
     if default is not None:
         assert lines[0] == f"default impl={default}"
         assert f"ok sum16 impl={default}" in lines
+
+
+HEADERS = sorted(p.name for p in CSRC.glob("*.h"))
+
+
+@pytest.mark.parametrize("bsd_send", [False, True], ids=["linux", "no-MSG_NOSIGNAL"])
+@pytest.mark.parametrize("header", HEADERS)
+def test_header_stands_alone(header: str, bsd_send: bool, tmp_path: Path) -> None:
+    """Every header compiles on its own and twice over (its include guard),
+    warning-free, including the branch for systems without MSG_NOSIGNAL
+    (BSD, macOS), which a Linux build of the sources never sees."""
+    unit = tmp_path / "unit.c"
+    unit.write_text("#include <sys/socket.h>\n"
+                    + ("#undef MSG_NOSIGNAL\n" if bsd_send else "")
+                    + f'#include "{header}"\n#include "{header}"\n')
+    build = subprocess.run([program("cc"), "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+                            f"-I{CSRC}", str(unit)],
+                           capture_output=True, text=True, env=outside_env(), timeout=60)
+    assert build.returncode == 0, build.stderr
