@@ -1,6 +1,9 @@
-"""The C core on architectures this machine is not: cross-compiled, run under
-qemu-user. aarch64 runs the NEON kernel (chosen by default there), s390x is a
-big-endian host (the byte-swapping paths go the other way)."""
+"""The C core on architectures and systems this machine is not. Cross-compiled
+and run under qemu-user: aarch64 runs the NEON kernel (chosen by default
+there), s390x is a big-endian host (the byte-swapping paths go the other way).
+Compiled only: every header on its own, and every source as for a BSD or
+macOS host, whose branches (kqueue, no MSG_NOSIGNAL, no mmsg) Linux never
+builds."""
 
 from __future__ import annotations
 
@@ -60,3 +63,29 @@ def test_header_stands_alone(header: str, bsd_send: bool, tmp_path: Path) -> Non
                             f"-I{CSRC}", str(unit)],
                            capture_output=True, text=True, env=outside_env(), timeout=60)
     assert build.returncode == 0, build.stderr
+
+
+@pytest.mark.parametrize("source", sorted(p.name for p in CSRC.glob("*.c")))
+def test_compiles_for_bsd(source: str) -> None:
+    """The branches a Linux build never compiles (kqueue, no recvmmsg or
+    sendmmsg, no Linux ping socket options) still compile, warning-free:
+    __linux__ undefined, and a <sys/event.h> declared as kevent(2) documents
+    it. A compile check only; kqueue cannot run here."""
+    shim = HERE / "c" / "bsd"
+    build = subprocess.run([program("cc"), "-fsyntax-only", "-U__linux__", "-U__gnu_linux__",
+                            "-Wall", "-Wextra", "-Werror", f"-I{shim}", f"-I{CSRC}",
+                            str(CSRC / source)],
+                           capture_output=True, text=True, env=outside_env(), timeout=60)
+    assert build.returncode == 0, build.stderr
+
+
+def test_bsd_build_takes_the_kqueue_poller() -> None:
+    """The check above reaches the kqueue backend: with the shim, the poller
+    header sees <sys/event.h> and poll is not the default."""
+    probe = subprocess.run(
+        [program("cc"), "-E", "-dM", "-U__linux__", "-U__gnu_linux__",
+         f"-I{HERE / 'c' / 'bsd'}", f"-I{CSRC}", str(CSRC / "poller_internal.h")],
+        capture_output=True, text=True, env=outside_env(), timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    macros = {line.split()[1] for line in probe.stdout.splitlines() if line.startswith("#define ")}
+    assert "PN__HAVE_KQUEUE" in macros and "PN__HAVE_EPOLL" not in macros
