@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pynet.h"
+#include "fdtable_internal.h"
 #include "poller_internal.h"
 #include "sockio_internal.h"
 
@@ -434,19 +435,8 @@ static int pn__lg_open(struct pn__lg *g, struct pn__lg_conn *c)
             return -errno;
     }
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (fd >= g->by_fd_cap) {
-        int cap = g->by_fd_cap ? g->by_fd_cap : 256, i;
-        int *m;
-        while (cap <= fd)
-            cap *= 2;
-        m = realloc(g->by_fd, sizeof(int) * (size_t)cap);
-        if (m == NULL)
-            return -ENOMEM;
-        for (i = g->by_fd_cap; i < cap; i++)
-            m[i] = -1;
-        g->by_fd = m;
-        g->by_fd_cap = cap;
-    }
+    if (pn__fd_index_fit(&g->by_fd, &g->by_fd_cap, fd) < 0)
+        return -ENOMEM;
     g->by_fd[fd] = (int)(c - g->conns);
     if (connect(fd, sa, g->addr_len) < 0) {
         if (errno != EINPROGRESS && errno != EINTR)

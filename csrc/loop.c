@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pynet.h"
+#include "fdtable_internal.h"
 #include "poller_internal.h"
 #include "sockio_internal.h"
 #include "uring_internal.h"

@@ -3,6 +3,7 @@
  * map keeps interest changes O(1) (removal moves the last entry into the
  * hole). Each wait scans every registered descriptor, which is why epoll or
  * kqueue is preferred where they exist. */
+#include "fdtable_internal.h"
 #include "poller_internal.h"
 
 #include <errno.h>
@@ -29,24 +30,6 @@ static void pn__poll_destroy(struct pn__poller *p)
     p->nfds = p->fds_cap = p->slot_cap = 0;
 }
 
-static int pn__poll_grow_slots(struct pn__poller *p, int fd)
-{
-    int cap = p->slot_cap ? p->slot_cap : 64;
-    int *slot;
-    int i;
-
-    while (cap <= fd)
-        cap *= 2;
-    slot = realloc(p->slot, sizeof(int) * (size_t)cap);
-    if (slot == NULL)
-        return -ENOMEM;
-    for (i = p->slot_cap; i < cap; i++)
-        slot[i] = -1;
-    p->slot = slot;
-    p->slot_cap = cap;
-    return 0;
-}
-
 static int pn__poll_set(struct pn__poller *p, int fd, int old, int events)
 {
     struct pollfd *fds;
@@ -56,7 +39,7 @@ static int pn__poll_set(struct pn__poller *p, int fd, int old, int events)
     (void)old;
     if (fd < 0)
         return -EBADF;
-    if (fd >= p->slot_cap && (rc = pn__poll_grow_slots(p, fd)) < 0)
+    if ((rc = pn__fd_index_fit(&p->slot, &p->slot_cap, fd)) < 0)
         return rc;
     if (events & PN__IN)
         want |= POLLIN;

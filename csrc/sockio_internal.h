@@ -4,8 +4,6 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -34,28 +32,6 @@ static inline ssize_t pn__send_now(int fd, const char *buf, size_t len)
         off += (size_t)w;
     }
     return (ssize_t)off;
-}
-
-/* Make room in a table indexed by file descriptor (*table of *cap entries
- * of size bytes each) for entry fd, doubling from 256; new entries are
- * zeroed. Returns 0, or -ENOMEM with the table unchanged. */
-static inline int pn__fd_table_fit(void **table, int *cap, int fd, size_t size)
-{
-    void *grown;
-    int want;
-
-    if (fd < *cap)
-        return 0;
-    want = *cap ? *cap : 256;
-    while (want <= fd)
-        want *= 2;
-    grown = realloc(*table, size * (size_t)want);
-    if (grown == NULL)
-        return -ENOMEM;
-    memset((char *)grown + size * (size_t)*cap, 0, size * (size_t)(want - *cap));
-    *table = grown;
-    *cap = want;
-    return 0;
 }
 
 #endif

@@ -37,6 +37,7 @@
 #define _GNU_SOURCE
 #endif
 #include "pynet.h"
+#include "fdtable_internal.h"
 #include "sockio_internal.h"
 #include "uring_internal.h"
 
