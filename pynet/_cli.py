@@ -12,7 +12,7 @@ from typing import Callable, List, NoReturn, Optional, Sequence
 
 from ._errors import PynetError
 
-__all__ = ["ArgumentParser", "UsageError", "port", "run_main", "seconds", "warn"]
+__all__ = ["ArgumentParser", "UsageError", "add_family", "port", "run_main", "seconds", "warn"]
 
 
 class UsageError(PynetError):
@@ -49,6 +49,13 @@ def port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
     return value
+
+
+def add_family(parser: argparse.ArgumentParser) -> None:
+    """-4 / -6, one or the other: args.family is 4, 6 or None (either)."""
+    family = parser.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
+    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
 
 
 def warn(prog: str, message: str) -> None:

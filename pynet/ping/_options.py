@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional
 
-from .._cli import ArgumentParser
+from .._cli import ArgumentParser, add_family
 from ._api import MAX_SIZE
 
 __all__ = ["Options", "parse"]
@@ -89,9 +89,7 @@ def parser() -> ArgumentParser:
     p.add_argument("-D", dest="timestamps", action="store_true",
                    help="prefix lines with the unix time")
     p.add_argument("-n", dest="numeric", action="store_true", help="no reverse name lookups")
-    family = p.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
-    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
+    add_family(p)
     p.add_argument("-I", dest="interface", metavar="ADDRESS|INTERFACE",
                    help="source address or interface to send from")
     p.add_argument("-f", dest="flood", action="store_true",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .._cli import ArgumentParser, port, run_main, seconds, warn
+from .._cli import ArgumentParser, add_family, port, run_main, seconds, warn
 from ._format import json_line, text_line, who
 from ._query import DEFAULT_PORT, DEFAULT_TIMEOUT_S, query
 
@@ -37,9 +37,7 @@ def build_parser() -> ArgumentParser:
                         help=f"UDP port of the servers (default {DEFAULT_PORT})")
     parser.add_argument("-t", "--timeout", metavar="S", type=seconds, default=DEFAULT_TIMEOUT_S,
                         help=f"wait at most S seconds for the answers (default {DEFAULT_TIMEOUT_S:g})")
-    family = parser.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
-    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
+    add_family(parser)
     parser.add_argument("-j", "--json", action="store_true",
                         help="one JSON object per server on stdout, failures included")
     return parser

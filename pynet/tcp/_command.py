@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .._cli import ArgumentParser, UsageError, port, run_main, seconds
+from .._cli import ArgumentParser, UsageError, add_family, port, run_main, seconds
 from ._client import request
 from ._http import http_get
 
@@ -42,9 +42,7 @@ def build_parser() -> ArgumentParser:
                         help="end after S seconds with nothing sent or received (default 2)")
     parser.add_argument("--shutdown", action="store_true",
                         help="half-close our side once the request is sent (like nc -N)")
-    family = parser.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")
-    family.add_argument("-6", dest="family", action="store_const", const=6, help="IPv6 only")
+    add_family(parser)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="report the address, connect time and byte counts on stderr")
     return parser
