@@ -212,6 +212,23 @@ class Server:
     def count(self, name: str, n: int = 1) -> None:
         self.stats[name] = self.stats.get(name, 0) + n
 
+    def accept(self, listener: socket.socket) -> Optional[Tuple[socket.socket, Tuple[str, int]]]:
+        """The next client and its address, counted and logged; None when
+        none is waiting, or when accept failed (counted in accept_errors
+        and logged: a connection aborted before accept, or a lack of
+        descriptors, never stops the server)."""
+        try:
+            client, peer = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            self.count("accept_errors")
+            self.log(f"accept: {exc.strerror or exc}")
+            return None
+        self.count("accepted")
+        self.log(f"client connected from {peer[0]} port {peer[1]}")
+        return client, peer[:2]
+
     # -- running and stopping ---------------------------------------------
 
     def serve_forever(self) -> None:

@@ -100,16 +100,10 @@ def serve_forever(server: Server) -> None:
                     return
                 if not any(key.fileobj is listener for key, _ in ready):
                     continue
-                try:
-                    client, peer = listener.accept()
-                except (BlockingIOError, InterruptedError):
+                accepted = server.accept(listener)
+                if accepted is None:
                     continue
-                except OSError as exc:
-                    server.count("accept_errors")
-                    server.log(f"accept: {exc.strerror or exc}")
-                    continue
-                server.count("accepted")
-                server.log(f"client connected from {peer[0]} port {peer[1]}")
+                client, _ = accepted
                 pid = os.fork()
                 if pid == 0:
                     _child(server, listener, client)

@@ -22,15 +22,9 @@ def serve_forever(server: Server) -> None:
                 return
             if not ready:
                 continue
-            try:
-                client, peer = listener.accept()
-            except (BlockingIOError, InterruptedError):
+            accepted = server.accept(listener)
+            if accepted is None:
                 continue
-            except OSError as exc:  # aborted before accept, out of descriptors, ...
-                server.count("accept_errors")
-                server.log(f"accept: {exc.strerror or exc}")
-                continue
-            server.count("accepted")
-            server.log(f"client connected from {peer[0]} port {peer[1]}")
+            client, _ = accepted
             echo_stream(server, client)
             server.count("closed")

@@ -56,20 +56,14 @@ def serve_forever(server: Server) -> None:
                 sel.unregister(listener)  # the rest wait in the backlog
                 listening = False
                 return
-            try:
-                sock, peer = listener.accept()
-            except (BlockingIOError, InterruptedError):
+            accepted = server.accept(listener)
+            if accepted is None:
                 return
-            except OSError as exc:
-                server.count("accept_errors")
-                server.log(f"accept: {exc.strerror or exc}")
-                return
+            sock, _ = accepted
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             clients[sock.fileno()] = _Client(sock)
             sel.register(sock, selectors.EVENT_READ)
-            server.count("accepted")
-            server.log(f"client connected from {peer[0]} port {peer[1]}")
 
     def readable(client: _Client) -> None:
         try:

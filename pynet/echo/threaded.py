@@ -37,20 +37,13 @@ def serve_forever(server: Server) -> None:
                 if not slots.acquire(timeout=WAIT_S):
                     continue
                 ready = sel.select(WAIT_S)
-                client = None
+                accepted = None
                 if ready and not any(key.fileobj == server.stop_fd for key, _ in ready):
-                    try:
-                        client, peer = listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                    except OSError as exc:
-                        server.count("accept_errors")
-                        server.log(f"accept: {exc.strerror or exc}")
-                if client is None:
+                    accepted = server.accept(listener)
+                if accepted is None:
                     slots.release()
                     continue
-                server.count("accepted")
-                server.log(f"client connected from {peer[0]} port {peer[1]}")
+                client, peer = accepted
                 thread = threading.Thread(target=serve_client, args=(client,), daemon=True,
                                           name=f"pynet-echo-client-{peer[1]}")
                 thread.start()
