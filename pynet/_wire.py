@@ -71,8 +71,6 @@ IPV6_EXTENSIONS = frozenset({IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT,
 IPV6_FRAGMENT_OFFSET = struct.Struct("!H")  # at byte 2 of the fragment header
 IPV6_FRAGMENT_OFFSET_MASK = 0xFFF8
 
-ADDRESS_LEN = {4: 4, 6: 16}
-
 # The ICMPv6 pseudo-header's tail (RFC 8200 section 8.1): length, 3 zeros, next header.
 IPV6_PSEUDO_TAIL = struct.Struct("!I3xB")
 

@@ -125,7 +125,7 @@ def test_unresolvable_name_api(monkeypatch: pytest.MonkeyPatch) -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
-    with pytest.raises(tcp.NameNotResolved) as info:
+    with pytest.raises(tcp.TcpNameError) as info:
         tcp.request("miminet.rus", 80)
     assert info.value.exit_code == 6 and info.value.host == "miminet.rus"
     assert isinstance(info.value, pynet.ResolveError)
@@ -220,7 +220,7 @@ def test_peer_gone_while_sending_is_an_error() -> None:
 
     payload = bytes(16 << 20)
     with serving(read_little) as server:
-        with pytest.raises((tcp.SendFailed, tcp.ConnectionReset)) as info:
+        with pytest.raises((tcp.TcpSendFailed, tcp.ConnectionReset)) as info:
             tcp.request("127.0.0.1", server.port, payload, idle_timeout_s=5)
     assert info.value.exit_code in (55, 56)
 

@@ -56,7 +56,7 @@ def _real() -> int:
 class Loop:
     """One ping run over an open socket; run() until counters().done."""
 
-    def __init__(self, config: LoopConfig, stop: Optional[object] = None) -> None:
+    def __init__(self, config: LoopConfig) -> None:
         self.c = config
         family = socket.AF_INET if config.family == 4 else socket.AF_INET6
         kind = socket.SOCK_RAW if config.raw else socket.SOCK_DGRAM

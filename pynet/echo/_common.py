@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from .._errors import PynetError
+from .._errors import BindError, EchoConfigError
 from .._resolve import resolve
 
 __all__ = [
@@ -38,15 +38,6 @@ DEFAULT_MAX_CLIENTS = 256      # thread and fork models: a thread or process eac
 WAIT_S = 1.0                   # every wait has a deadline
 
 
-class BindError(PynetError, OSError):
-    """The server could not take its address (in use, not ours, denied)."""
-
-    exit_code = 2
-
-    def __str__(self) -> str:
-        return str(self.strerror)
-
-
 @dataclass(frozen=True)
 class EchoConfig:
     """What to serve and how. ``max_clients=None`` means the model's default:
@@ -64,28 +55,28 @@ class EchoConfig:
     verbose: bool = False
 
     def check(self) -> None:
-        """ValueError naming the first setting that cannot work."""
+        """EchoConfigError naming the first setting that cannot work."""
         if self.proto not in MODELS:
-            raise ValueError(f"protocol must be tcp or udp, not {self.proto!r}")
+            raise EchoConfigError(f"protocol must be tcp or udp, not {self.proto!r}")
         if self.model not in MODELS[self.proto]:
-            raise ValueError(f"model {self.model!r} does not serve {self.proto}; "
+            raise EchoConfigError(f"model {self.model!r} does not serve {self.proto}; "
                              f"choose one of {', '.join(MODELS[self.proto])}")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0..65535, not {self.port}")
+            raise EchoConfigError(f"port must be 0..65535, not {self.port}")
         if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, not {self.workers}")
+            raise EchoConfigError(f"workers must be at least 1, not {self.workers}")
         if self.workers > 1 and self.model != "native":
-            raise ValueError("several workers need the native model")
+            raise EchoConfigError("several workers need the native model")
         if self.backlog < 1:
-            raise ValueError(f"backlog must be at least 1, not {self.backlog}")
+            raise EchoConfigError(f"backlog must be at least 1, not {self.backlog}")
         if self.max_clients is not None and self.max_clients < 1:
-            raise ValueError(f"max-clients must be at least 1, not {self.max_clients}")
+            raise EchoConfigError(f"max-clients must be at least 1, not {self.max_clients}")
         if self.poller not in POLLERS:
-            raise ValueError(f"poller must be one of {', '.join(POLLERS)}, not {self.poller!r}")
+            raise EchoConfigError(f"poller must be one of {', '.join(POLLERS)}, not {self.poller!r}")
         if self.poller != "auto" and self.model != "native":
-            raise ValueError("choosing a poller needs the native model")
+            raise EchoConfigError("choosing a poller needs the native model")
         if self.poller == "uring" and self.proto != "tcp":
-            raise ValueError("poller uring serves TCP only (UDP echo uses recvmmsg/sendmmsg)")
+            raise EchoConfigError("poller uring serves TCP only (UDP echo uses recvmmsg/sendmmsg)")
 
     @property
     def client_bound(self) -> int:

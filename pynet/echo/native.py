@@ -64,7 +64,7 @@ def serve_forever(server: Server) -> None:
     ffi, lib = _lib()
     config = server.config
     poller = POLLER_KINDS[config.poller]
-    if not lib_available(poller):
+    if not poller_available(config.poller):
         raise ValueError(f"poller {config.poller} is not available "
                          f"{unavailable_reason(config.poller)}")
     # One connection is at most one read behind: max-clients divides among workers.
@@ -101,7 +101,3 @@ def serve_forever(server: Server) -> None:
         if entry["rc"] < 0:
             raise OSError(-entry["rc"], os.strerror(-entry["rc"]))
 
-
-def lib_available(kind: int) -> bool:
-    from .._native import lib
-    return bool(lib.pn_poller_available(kind))

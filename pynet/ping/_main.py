@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 
 from .._cli import run_main
 from ._api import MAX_SIZE
-from ._errors import PingError
+from .._errors import PingError
 from ._json import document
 from ._options import Options, parse
 from ._output import TextOutput, header

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .. import _ping_loop as pl
-from ._errors import PingPermissionError, PingSocketError
+from .._errors import PingPermissionError, PingSocketError
 
 __all__ = ["IcmpSocket", "open_socket"]
 

@@ -16,12 +16,12 @@ socket, so that an ICMP port unreachable is reported at once.
 from __future__ import annotations
 
 from ._command import main
-from ._errors import (
+from .._errors import (
     BadReply,
     KissOfDeath,
     NoReply,
     PortUnreachable,
-    SendFailed,
+    SNTPSendFailed,
     SNTPError,
     Unreachable,
     Unsynchronised,
@@ -36,7 +36,7 @@ __all__ = [
     "PortUnreachable",
     "SNTPError",
     "SNTPResult",
-    "SendFailed",
+    "SNTPSendFailed",
     "Unreachable",
     "Unsynchronised",
     "main",

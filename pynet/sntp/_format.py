@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Dict
 
-from ._errors import KissOfDeath
+from .._errors import KissOfDeath
 from ._result import SNTPResult
 
 __all__ = ["json_line", "text_line", "who"]

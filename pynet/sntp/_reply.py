@@ -12,7 +12,7 @@ import socket
 from typing import Optional
 
 from . import _packet as p
-from ._errors import BadReply, KissOfDeath, SNTPError, Unsynchronised
+from .._errors import BadReply, KissOfDeath, SNTPError, Unsynchronised
 from ._result import SNTPResult
 from ._timestamp import FRACTION, diff_units, from_unix_ns, short_s, to_unix_ns
 

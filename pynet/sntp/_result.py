@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ._errors import SNTPError
+from .._errors import SNTPError
 from ._packet import LEAP_TEXT
 
 __all__ = ["SNTPResult"]

@@ -18,7 +18,7 @@ import socket
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import _packet as p
-from ._errors import NoReply, PortUnreachable, SendFailed, SNTPError, Unreachable
+from .._errors import NoReply, PortUnreachable, SNTPSendFailed, SNTPError, Unreachable
 from ._reply import judge, measure
 from ._result import SNTPResult
 from ._timestamp import from_unix_ns
@@ -95,7 +95,7 @@ class Session:
         if exc.errno == errno.ECONNREFUSED:
             probe.fail(PortUnreachable("port unreachable"))
         else:
-            probe.fail(SendFailed(f"could not send: {exc.strerror or exc}"))
+            probe.fail(SNTPSendFailed(f"could not send: {exc.strerror or exc}"))
 
     def on_datagram(self, data: bytes, source: Tuple[object, ...], t4_unix_ns: int) -> None:
         address, port = str(source[0]), int(source[1])  # type: ignore[call-overload]

@@ -6,22 +6,22 @@
     (b'HTTP/1.0 200', True)
 
 Every failure is a pynet.PynetError subclass carrying curl's exit code:
-NameNotResolved (6), ConnectFailed (7), ConnectTimeout and IdleTimeout (28),
-EmptyReply (52), SendFailed (55), ConnectionReset (56).
+TcpNameError (6), ConnectFailed (7), ConnectTimeout and IdleTimeout (28),
+EmptyReply (52), TcpSendFailed (55), ConnectionReset (56).
 """
 
 from __future__ import annotations
 
 from ._client import TcpResult, request
 from ._command import main
-from ._errors import (
+from .._errors import (
     ConnectFailed,
     ConnectionReset,
     ConnectTimeout,
     EmptyReply,
     IdleTimeout,
-    NameNotResolved,
-    SendFailed,
+    TcpNameError,
+    TcpSendFailed,
     TcpError,
 )
 from ._http import http_get
@@ -32,8 +32,8 @@ __all__ = [
     "ConnectionReset",
     "EmptyReply",
     "IdleTimeout",
-    "NameNotResolved",
-    "SendFailed",
+    "TcpNameError",
+    "TcpSendFailed",
     "TcpError",
     "TcpResult",
     "http_get",

@@ -11,7 +11,7 @@ from .._checks import as_buffer
 from .._errors import ResolveError
 from .._resolve import Address, resolve
 from ._connect import Trace, open_connection
-from ._errors import NameNotResolved, TcpError
+from .._errors import TcpNameError, TcpError
 from ._exchange import drain_after_reset, exchange
 
 __all__ = ["TcpResult", "request", "resolve_host"]
@@ -54,11 +54,11 @@ def _port(port: int) -> int:
 
 
 def resolve_host(host: str, port: int, family: Optional[int] = None) -> List[Address]:
-    """Every TCP address of host; NameNotResolved (curl's exit 6) if none."""
+    """Every TCP address of host; TcpNameError (curl's exit 6) if none."""
     try:
         return resolve(host, port, family=family, socktype=socket.SOCK_STREAM)
     except ResolveError as exc:
-        raise NameNotResolved(exc.host, exc.reason) from None
+        raise TcpNameError(exc.host, exc.reason) from None
 
 
 def request(host: str, port: int, data: Buffer = b"", *, family: Optional[int] = None,
@@ -75,8 +75,8 @@ def request(host: str, port: int, data: Buffer = b"", *, family: Optional[int] =
     called with each received chunk as it arrives (then ``data`` in the
     result is empty). trace: called with one line per step (the CLI's -v).
 
-    Raises NameNotResolved, ConnectFailed, ConnectTimeout, IdleTimeout,
-    EmptyReply, ConnectionReset or SendFailed (all pynet.PynetError, with
+    Raises TcpNameError, ConnectFailed, ConnectTimeout, IdleTimeout,
+    EmptyReply, ConnectionReset or TcpSendFailed (all pynet.PynetError, with
     curl's exit codes); a TcpError's ``received`` holds what had arrived."""
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")

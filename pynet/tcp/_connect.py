@@ -19,7 +19,7 @@ from typing import Callable, List, Optional, Tuple
 
 from .._resolve import Address
 from .._wait import Deadline, new_selector
-from ._errors import ConnectFailed, ConnectTimeout
+from .._errors import ConnectFailed, ConnectTimeout
 
 __all__ = ["Connection", "Trace", "open_connection", "sockaddr_text"]
 

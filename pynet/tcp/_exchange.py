@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from .._wait import Deadline, new_selector
 from ._connect import Trace
-from ._errors import ConnectionReset, EmptyReply, IdleTimeout, SendFailed
+from .._errors import ConnectionReset, EmptyReply, IdleTimeout, TcpSendFailed
 
 __all__ = ["Exchanged", "drain_after_reset", "exchange"]
 
@@ -75,7 +75,7 @@ class _Exchange:
                 f"connection reset by peer after {self.sent} bytes sent "
                 f"({len(self.pending)} not delivered)") from None
         except BrokenPipeError:
-            raise SendFailed(
+            raise TcpSendFailed(
                 f"the peer closed the connection after {self.sent} bytes sent "
                 f"({len(self.pending)} not delivered)") from None
         self.sent += n
@@ -120,7 +120,7 @@ def exchange(sock: socket.socket, request: bytes, sink: Callable[[bytes], None],
     are still delivered (the peer may only have shut its own side).
 
     Raises IdleTimeout (nothing received), EmptyReply (closed without a
-    byte), ConnectionReset, SendFailed."""
+    byte), ConnectionReset, TcpSendFailed."""
     start = time.monotonic()
     ex = _Exchange(sock, request, sink, input_fd)
     shut = False
