@@ -11,12 +11,11 @@ says which one is live (PYNET_BACKEND=auto|c|python chooses) and
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict
 
-from . import icmp
+# The backend is chosen at import: a bad PYNET_BACKEND is an ImportError here.
 from ._backend import features as backend_features
 from ._backend import name as backend
-from ._checksum import Checksum, checksum, checksum_update
 from ._errors import (
     BadReply,
     BindError,
@@ -49,32 +48,56 @@ from ._errors import (
     Unsynchronised,
     UsageError,
 )
-from ._message import IcmpMessage
-
-if TYPE_CHECKING:
-    from .ping._api import ping
-else:
-    from . import ping
-from .ping import PingIcmpError, PingReply, PingResult, async_ping
 
 __version__ = "0.1.0"
 
-# The other tools load on first use (pynet.sntp.query(...) works after a
-# bare `import pynet`): importing them here would slow down `import pynet`
-# and make `python -m pynet.TOOL` warn that the module was already imported.
-_LAZY_SUBMODULES = frozenset({"bench", "echo", "sntp", "tcp"})
-_LAZY_NAMES = {
-    "TcpResult": "tcp",
-    "SNTPResult": "sntp",
+# Everything but the errors loads on first use, so that `import pynet` (and
+# every `pynet COMMAND`, which imports it first) pays only for what it uses:
+# `pynet tcp` never loads the ping loop, `pynet ping` never loads asyncio.
+# `from pynet import checksum` and `pynet.sntp.query(...)` both work.
+_LAZY: Dict[str, str] = {
+    "icmp": ".icmp",
+    "Checksum": "._checksum:Checksum",
+    "checksum": "._checksum:checksum",
+    "checksum_update": "._checksum:checksum_update",
+    "IcmpMessage": "._message:IcmpMessage",
+    "ping": ".ping",
+    "async_ping": ".ping:async_ping",
+    "PingIcmpError": ".ping:PingIcmpError",
+    "PingReply": ".ping:PingReply",
+    "PingResult": ".ping:PingResult",
+    "tcp": ".tcp",
+    "TcpResult": ".tcp:TcpResult",
+    "sntp": ".sntp",
+    "SNTPResult": ".sntp:SNTPResult",
+    "echo": ".echo",
+    "bench": ".bench",
 }
+
+if TYPE_CHECKING:
+    from . import bench, echo, icmp, sntp, tcp
+    from ._checksum import Checksum, checksum, checksum_update
+    from ._message import IcmpMessage
+    from .ping import PingIcmpError, PingReply, PingResult, async_ping
+    from .ping._api import ping
+    from .sntp import SNTPResult
+    from .tcp import TcpResult
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        target = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name, __name__)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -3,9 +3,9 @@ so that both backends receive the same clean input."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import socket
+import sys
 from typing import Any, Optional, Union
 
 __all__ = ["Buffer", "as_buffer", "family", "integer", "packed_address", "port", "seconds",
@@ -80,7 +80,11 @@ def uint(value: Any, name: str, bits: int) -> int:
 def packed_address(value: Any, name: str, family: int) -> bytes:
     """An IPv4/IPv6 address (text, ipaddress object, or packed bytes) as packed bytes."""
     af, size = (socket.AF_INET, 4) if family == 4 else (socket.AF_INET6, 16)
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+    # An ipaddress object exists only once its module is loaded: no need to
+    # load it here (it costs every command's start-up) just to ask.
+    ipaddress = sys.modules.get("ipaddress")
+    if ipaddress is not None and isinstance(value, (ipaddress.IPv4Address,
+                                                     ipaddress.IPv6Address)):
         value = value.packed
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import List, Optional, Tuple, Union
 
@@ -57,6 +56,8 @@ def resolve(host: str, port: int = 0, *, family: Optional[int] = None,
 async def resolve_async(host: str, port: int = 0, *, family: Optional[int] = None,
                         socktype: int = socket.SOCK_STREAM) -> List[Address]:
     """resolve(), without blocking the event loop."""
+    import asyncio  # here: it costs every command's start-up 30 ms
+
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, family=family_of(family), type=socktype)

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import queue
 import socket
-import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 from .. import _backend
 from .._errors import PingError, PingNameError, ResolveError
@@ -20,9 +17,8 @@ __all__ = ["Plan", "Session", "lookup"]
 NS = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class Plan:
-    count: int = 0                    # 0: until stopped
+class Plan(NamedTuple):
+    count: int = 0  # type: ignore[assignment]  # 0: until stopped (shadows tuple.count)
     interval_s: float = 1.0           # 0: flood pacing
     linger_s: float = 10.0            # -W: wait after the last request when nothing came
     deadline_s: Optional[float] = None
@@ -106,6 +102,9 @@ class Session:
         """batches(), with the loop in a worker thread: while the C loop
         (which runs without the GIL) pings on, the caller digests the last
         batch on the other core."""
+        import queue  # here: the command line never overlaps, and starts faster
+        import threading
+
         loop = self._loop()
         flush_ns = int(self.plan.flush_s * NS)
         handed: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
