@@ -57,10 +57,11 @@ def one_line(stderr: str) -> str:
 def test_http_get_is_proper_http_1_0() -> None:
     recorder = HttpRecorder(HTTP_REPLY)
     with serving(recorder) as server:
-        result = tcp.request("127.0.0.1", server.port, tcp.http_get("127.0.0.1", "/", server.port))
+        result = tcp.request("127.0.0.1", server.port,
+                             data=tcp.http_get("127.0.0.1", "/", server.port))
     assert result.data == HTTP_REPLY and result.peer_closed
     assert result.bytes_received == len(HTTP_REPLY) and result.address == "127.0.0.1"
-    assert result.family == socket.AF_INET and result.connect_time_s > 0
+    assert result.family == 4 and result.connect_time_s > 0
     request = recorder.requests[0]
     assert request.startswith(b"GET / HTTP/1.0\r\n") and request.endswith(b"\r\n\r\n")
     assert f"\r\nHost: 127.0.0.1:{server.port}\r\n".encode() in request
@@ -99,8 +100,8 @@ def test_pynet_command_dispatches_to_tcp() -> None:
 
 def test_ipv6_and_every_address_is_tried(monkeypatch: pytest.MonkeyPatch) -> None:
     with serving(HttpRecorder(HTTP_REPLY), host="::1") as server:
-        result = tcp.request("::1", server.port, b"GET / HTTP/1.0\r\n\r\n")
-        assert result.family == socket.AF_INET6 and result.data == HTTP_REPLY
+        result = tcp.request("::1", server.port, data=b"GET / HTTP/1.0\r\n\r\n")
+        assert result.family == 6 and result.data == HTTP_REPLY
         # A name whose first address refuses (nothing on 127.0.0.1 at that
         # port): the client goes on to the next one.
         real = socket.getaddrinfo
@@ -113,7 +114,7 @@ def test_ipv6_and_every_address_is_tried(monkeypatch: pytest.MonkeyPatch) -> Non
 
         monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
         lines: List[str] = []
-        result = tcp.request("twice.test", server.port, b"x\r\n\r\n", trace=lines.append)
+        result = tcp.request("twice.test", server.port, data=b"x\r\n\r\n", trace=lines.append)
     assert result.address == "::1" and result.data == HTTP_REPLY
     assert any("127.0.0.1" in line and "refused" in line for line in lines), lines
 
@@ -149,7 +150,7 @@ def test_refused_api() -> None:
     port = closed_port()
     start = time.monotonic()
     with pytest.raises(tcp.ConnectFailed) as info:
-        tcp.request("127.0.0.1", port, b"x", connect_timeout_s=5)
+        tcp.request("127.0.0.1", port, data=b"x", connect_timeout=5)
     assert time.monotonic() - start < 2.5  # the RST ends it; no waiting for the timeout
     assert info.value.exit_code == 7
     assert str(info.value) == f"connect to 127.0.0.1 port {port}: Connection refused"
@@ -168,7 +169,7 @@ def test_connect_timeout_is_honoured() -> None:
     with full_backlog() as port:
         start = time.monotonic()
         with pytest.raises(tcp.ConnectTimeout) as info:
-            tcp.request("127.0.0.1", port, b"x", connect_timeout_s=1.0)
+            tcp.request("127.0.0.1", port, data=b"x", connect_timeout=1.0)
         elapsed = time.monotonic() - start
     assert_honoured(elapsed, 1.0)
     assert info.value.exit_code == 28
@@ -192,7 +193,7 @@ def test_connect_timeout_is_shared_between_addresses(monkeypatch: pytest.MonkeyP
         lines: List[str] = []
         start = time.monotonic()
         with pytest.raises(tcp.ConnectTimeout) as info:
-            tcp.request("slow.test", port, connect_timeout_s=1.0, trace=lines.append)
+            tcp.request("slow.test", port, connect_timeout=1.0, trace=lines.append)
         elapsed = time.monotonic() - start
     assert_honoured(elapsed, 1.0)
     assert str(info.value) == (f"connect to slow.test port {port}: timed out after 1 s "
@@ -206,7 +207,7 @@ def test_connect_timeout_is_shared_between_addresses(monkeypatch: pytest.MonkeyP
 def test_large_request_is_sent_whole_while_the_reply_is_read() -> None:
     payload = os.urandom(4 << 20)  # more than both socket buffers: needs full duplex
     with serving(echo) as server:
-        result = tcp.request("127.0.0.1", server.port, payload, shutdown=True)
+        result = tcp.request("127.0.0.1", server.port, data=payload, shutdown=True)
     assert result.bytes_sent == len(payload)
     assert result.data == payload and result.peer_closed
     assert not server.errors
@@ -221,7 +222,7 @@ def test_peer_gone_while_sending_is_an_error() -> None:
     payload = bytes(16 << 20)
     with serving(read_little) as server:
         with pytest.raises((tcp.TcpSendFailed, tcp.ConnectionReset)) as info:
-            tcp.request("127.0.0.1", server.port, payload, idle_timeout_s=5)
+            tcp.request("127.0.0.1", server.port, data=payload, idle_timeout=5)
     assert info.value.exit_code in (55, 56)
 
 
@@ -230,7 +231,7 @@ def test_peer_that_never_reads_stalls_the_send() -> None:
     with serving(lambda conn: release.wait(10)) as server:
         try:
             with pytest.raises(tcp.IdleTimeout) as info:
-                tcp.request("127.0.0.1", server.port, bytes(64 << 20), idle_timeout_s=0.3)
+                tcp.request("127.0.0.1", server.port, data=bytes(64 << 20), idle_timeout=0.3)
         finally:
             release.set()
     assert "sending stalled" in str(info.value) and "not delivered" in str(info.value)
@@ -239,7 +240,7 @@ def test_peer_that_never_reads_stalls_the_send() -> None:
 def test_reset_api() -> None:
     with serving(resetting) as server:
         with pytest.raises(tcp.ConnectionReset) as info:
-            tcp.request("127.0.0.1", server.port, b"", idle_timeout_s=5)
+            tcp.request("127.0.0.1", server.port, data=b"", idle_timeout=5)
     assert info.value.exit_code == 56 and info.value.received == b""
     assert "reset by peer" in str(info.value)
 
@@ -247,7 +248,7 @@ def test_reset_api() -> None:
 def test_reset_after_data_keeps_the_data() -> None:
     with serving(lambda conn: resetting(conn, b"partial")) as server:
         with pytest.raises(tcp.ConnectionReset) as info:
-            tcp.request("127.0.0.1", server.port, idle_timeout_s=5)
+            tcp.request("127.0.0.1", server.port, idle_timeout=5)
         assert info.value.received == b"partial"
         run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--timeout", "5", input="")
     assert run.returncode == 56 and run.stdout == "partial"
@@ -284,7 +285,7 @@ def test_idle_timeout_is_honoured() -> None:
     with serving(silent) as server:
         start = time.monotonic()
         with pytest.raises(tcp.IdleTimeout) as info:
-            tcp.request("127.0.0.1", server.port, b"hello\n", idle_timeout_s=1.0)
+            tcp.request("127.0.0.1", server.port, data=b"hello\n", idle_timeout=1.0)
         elapsed = time.monotonic() - start
     assert_honoured(elapsed, 1.0)
     assert info.value.exit_code == 28 and "nothing received within 1 s" in str(info.value)
@@ -293,7 +294,7 @@ def test_idle_timeout_is_honoured() -> None:
 def test_idle_timeout_after_data_is_success() -> None:
     with serving(echo) as server:
         start = time.monotonic()
-        result = tcp.request("127.0.0.1", server.port, b"ping\n", idle_timeout_s=0.5)
+        result = tcp.request("127.0.0.1", server.port, data=b"ping\n", idle_timeout=0.5)
         elapsed = time.monotonic() - start
     assert result.data == b"ping\n" and not result.peer_closed
     assert elapsed >= 0.5
@@ -309,7 +310,7 @@ def test_silent_peer_cli() -> None:
 def test_empty_reply() -> None:
     with serving(closing) as server:
         with pytest.raises(tcp.EmptyReply) as info:
-            tcp.request("127.0.0.1", server.port, b"hello\n", idle_timeout_s=5)
+            tcp.request("127.0.0.1", server.port, data=b"hello\n", idle_timeout=5)
         assert info.value.exit_code == 52
         run = cli("pynet.tcp", "127.0.0.1", str(server.port), "--send", "hello\n", "--timeout", "5")
     assert run.returncode == 52
@@ -386,8 +387,8 @@ def test_api_checks_arguments() -> None:
     with pytest.raises(TypeError):
         tcp.request("127.0.0.1", "80")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        tcp.request("127.0.0.1", 80, "text")  # type: ignore[arg-type]
+        tcp.request("127.0.0.1", 80, data="text")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        tcp.request("127.0.0.1", 80, idle_timeout_s=-1)
+        tcp.request("127.0.0.1", 80, idle_timeout=-1)
     with pytest.raises(ValueError):
         tcp.request("127.0.0.1", 80, family=5)
