@@ -33,8 +33,8 @@ exit status (curl's codes):
   {UsageError.exit_code}   usage error
   {TcpNameError.exit_code}   the name did not resolve
   {ConnectFailed.exit_code}   could not connect (refused, unreachable)
-  {ConnectTimeout.exit_code}  timed out: connecting (--connect-timeout), nothing received (--timeout),
-      or the whole run (-m/--max-time)
+  {ConnectTimeout.exit_code}  timed out: connecting (--connect-timeout), nothing
+      received (--timeout), or the whole run (-m/--max-time)
   {EmptyReply.exit_code}  the peer closed without sending anything
   {TcpSendFailed.exit_code}  the peer went away before the request was sent
   {ConnectionReset.exit_code}  connection reset by peer"""
