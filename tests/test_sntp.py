@@ -521,6 +521,29 @@ def test_session_matches_by_address_port_and_cookie() -> None:
     assert session.stray == 1 and session.finished
 
 
+def test_error_queue_reader() -> None:
+    """pynet._errqueue against control messages laid out here by hand:
+    struct sock_extended_err, then the offender's sockaddr."""
+    import struct
+
+    from pynet import _errqueue as eq
+
+    err = struct.pack("=IBBBBII", errno.EHOSTUNREACH, 2, 3, 1, 0, 1400, 0)
+    v4 = struct.pack("=H", socket.AF_INET) + bytes(2) + bytes([192, 0, 2, 9]) + bytes(8)
+    v6 = (struct.pack("=H", socket.AF_INET6) + bytes(6) + socket.inet_pton(socket.AF_INET6, "::7")
+          + bytes(4))
+    got = eq.extended_error([(socket.SOL_SOCKET, 35, bytes(16)),
+                             (socket.IPPROTO_IP, eq.IP_RECVERR, err + v4)])
+    assert got == (errno.EHOSTUNREACH, eq.SO_EE_ORIGIN_ICMP, 3, 1, 1400, bytes([192, 0, 2, 9]))
+    got6 = eq.extended_error([(socket.IPPROTO_IPV6, eq.IPV6_RECVERR, err + v6)])
+    assert got6 is not None and got6.offender == socket.inet_pton(socket.AF_INET6, "::7")
+    local = eq.extended_error([(socket.IPPROTO_IP, eq.IP_RECVERR, err + bytes(16))])
+    assert local is not None and local.offender is None  # AF_UNSPEC: nobody named
+    assert eq.extended_error([(socket.IPPROTO_IP, eq.IP_RECVERR, err[:15])]) is None
+    assert eq.extended_error([(socket.IPPROTO_IP, eq.IP_RECVERR + 1, err + v4)]) is None
+    assert eq.extended_error([]) is None
+
+
 def test_ipv4_and_ipv6_servers_in_one_round() -> None:
     # One socket per family; nothing listens on ::1 at that port, and the
     # ICMPv6 port unreachable comes back through IPV6_RECVERR at once.
