@@ -24,7 +24,7 @@ def chrony_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 def test_agrees_with_ntplib(chrony_port: int) -> None:
     theirs = ntplib.NTPClient().request("127.0.0.1", version=4, port=chrony_port, timeout=5)
-    ours = sntp.query("127.0.0.1", port=chrony_port, timeout_s=5)[0]
+    ours = sntp.query("127.0.0.1", port=chrony_port, timeout=5)[0]
     assert ours.ok, ours.error
     assert ours.offset_s == pytest.approx(theirs.offset, abs=0.005)
     assert ours.delay_s == pytest.approx(theirs.delay, abs=0.005)
@@ -37,13 +37,13 @@ def test_agrees_with_ntplib(chrony_port: int) -> None:
 
 def test_async_agrees_with_ntplib(chrony_port: int) -> None:
     theirs = ntplib.NTPClient().request("127.0.0.1", version=4, port=chrony_port, timeout=5)
-    ours = asyncio.run(sntp.query_async("127.0.0.1", port=chrony_port, timeout_s=5))[0]
+    ours = asyncio.run(sntp.async_query("127.0.0.1", port=chrony_port, timeout=5))[0]
     assert ours.ok and ours.offset_s == pytest.approx(theirs.offset, abs=0.005)
     assert ours.stratum == theirs.stratum and ours.ref_id_raw == theirs.ref_id
 
 
 def test_ipv6(chrony_port: int) -> None:
-    result = sntp.query("::1", port=chrony_port, family=6, timeout_s=5)[0]
+    result = sntp.query("::1", port=chrony_port, family=6, timeout=5)[0]
     assert result.ok and result.stratum == 10 and abs(result.offset_s) < 0.005  # type: ignore[arg-type]
 
 

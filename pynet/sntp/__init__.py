@@ -1,7 +1,7 @@
 """An RFC 4330 SNTP client: the course's UDP lessons done right.
 
     >>> import pynet.sntp
-    >>> for r in pynet.sntp.query(["127.0.0.1", "127.0.0.2"], timeout_s=1):   # doctest: +SKIP
+    >>> for r in pynet.sntp.query(["127.0.0.1", "127.0.0.2"], timeout=1):   # doctest: +SKIP
     ...     print(r.server, r.offset_s if r.ok else r.error)
     127.0.0.1 2.1e-05
     127.0.0.2 port unreachable
@@ -11,6 +11,12 @@ Requests carry a random cookie that the reply must echo; replies are checked
 measured with era-safe timestamp arithmetic (right after 2036). Several
 servers are asked at once from one socket; a single server over a connected
 socket, so that an ICMP port unreachable is reported at once.
+
+query(servers, *, port=123, timeout=5.0, family=None) and its asyncio twin
+async_query() (same arguments, run on the event loop) return one SNTPResult
+per server. A name that does not resolve raises SNTPNameError (a
+pynet.ResolveError) before anything is sent; every other failure is the
+``error`` of that server's result, an SNTPError subclass.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from .._errors import (
     KissOfDeath,
     NoReply,
     PortUnreachable,
-    SNTPSendFailed,
     SNTPError,
+    SNTPNameError,
+    SNTPSendFailed,
     Unreachable,
     Unsynchronised,
 )
-from ._query import query, query_async
+from ._query import async_query, query
 from ._result import SNTPResult
 
 __all__ = [
@@ -35,11 +42,12 @@ __all__ = [
     "NoReply",
     "PortUnreachable",
     "SNTPError",
+    "SNTPNameError",
     "SNTPResult",
     "SNTPSendFailed",
     "Unreachable",
     "Unsynchronised",
+    "async_query",
     "main",
     "query",
-    "query_async",
 ]
