@@ -24,11 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def uring_available() -> bool:
     """io_uring can serve here (compiled in, and allowed by this kernel)."""
-    try:
-        from pynet._native import lib
-    except ImportError:
-        return False
-    return bool(lib.pn_poller_available(lib.PN_POLLER_URING))
+    from pynet.echo.native import poller_available
+    return poller_available("uring")
 
 
 def need_poller(poller: str) -> None:

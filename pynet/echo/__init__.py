@@ -19,9 +19,9 @@ raise BindError (exit code 2 on the command line) naming the address.
 
 from __future__ import annotations
 
-import os
 from typing import Callable, List, Optional
 
+from .. import _backend
 from ._common import MODELS, BindError, EchoConfig, Server, open_sockets
 
 __all__ = ["MODELS", "BindError", "EchoConfig", "Server", "default_model", "main", "open",
@@ -29,14 +29,11 @@ __all__ = ["MODELS", "BindError", "EchoConfig", "Server", "default_model", "main
 
 
 def default_model(proto: str = "tcp") -> str:
-    """native when the C extension loads (and PYNET_BACKEND is not python),
-    else the select model for TCP and the Python model for UDP."""
-    if os.environ.get("PYNET_BACKEND", "").strip().lower() != "python":
-        try:
-            from .. import _native_nogil  # noqa: F401
-            return "native"
-        except ImportError:
-            pass
+    """native when the live backend has the C echo loop (PYNET_BACKEND
+    picks it: see pynet._backend), else select for TCP and the Python model
+    for UDP."""
+    if _backend.has("echo"):
+        return "native"
     return "select" if proto == "tcp" else "iterative"
 
 
@@ -72,10 +69,8 @@ def open(proto: str = "tcp", model: Optional[str] = None, host: str = "127.0.0.1
                         poller=poller, verbose=verbose)
     config.check()
     if config.model == "native":
-        from .native import poller_available, unavailable_reason
-        if not poller_available(config.poller):
-            raise ValueError(f"poller {config.poller} is not available "
-                             f"{unavailable_reason(config.poller)}")
+        from . import native
+        native.check(config)
     runner = _model_runner(config.model, config.proto)
     return Server(config, open_sockets(config), runner)
 

@@ -72,7 +72,7 @@ def main(argv: List[str]) -> int:
         poller = ""
         if model == "native":
             from .native import poller_name
-            poller = poller_name(args.poller, args.proto)
+            poller = poller_name(server.config)
         print(describe(server.config, server.address, poller), flush=True)
 
         received: List[int] = []
