@@ -4,10 +4,11 @@ warning, and `pynet echo` reaching the same main."""
 
 from __future__ import annotations
 
-import os
 import socket
 
 import pytest
+
+import pynet._backend
 from support import cli, offline
 
 from echo_helpers import EchoProcess, exchange, need_poller, no_io_uring, uring_available
@@ -23,8 +24,8 @@ def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_startup_line_and_default_host() -> None:
-    # The default model is the C loop, unless the pure-Python backend is asked for.
-    python_only = os.environ.get("PYNET_BACKEND") == "python"
+    # The default model is the C loop, unless the pure-Python backend is live.
+    python_only = not pynet._backend.has("echo")
     what = "select" if python_only else f"native, {'uring' if uring_available() else 'epoll'}"
     with EchoProcess() as server:
         assert server.line.startswith(f"tcp echo server ({what}) listening on 127.0.0.1 port ")
@@ -74,13 +75,13 @@ def test_reuse_after_restart() -> None:
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--workers", "0"], ["workers must be at least 1"]),
+    (["--workers", "0"], ["workers must be >= 1"]),
     (["--model", "fork", "--workers", "2"], ["several workers need the native model"]),
     (["--proto", "udp", "--model", "thread"], ["does not serve udp"]),
-    (["--port", "70000"], ["port must be 0..65535"]),
+    (["--port", "70000"], ["port must be in 0..65535"]),
     (["--port", "many"], ["invalid int value"]),
-    (["--max-clients", "0"], ["max-clients must be at least 1"]),
-    (["--backlog", "0"], ["backlog must be at least 1"]),
+    (["--max-clients", "0"], ["max_clients must be >= 1"]),
+    (["--backlog", "0"], ["backlog must be >= 1"]),
     (["--model", "select", "--poller", "poll"], ["needs the native model"]),
     (["--model", "native", "--poller", "kqueue"], ["poller kqueue is not available"]),
     (["--proto", "udp", "--model", "native", "--poller", "uring"],
@@ -110,7 +111,7 @@ def test_uring_refused_by_seccomp() -> None:
 
 def test_entry_point_dispatch() -> None:
     done = cli("pynet", "echo", "--workers", "0")
-    _one_line_error(done, "workers must be at least 1")
+    _one_line_error(done, "workers must be >= 1")
 
 
 def test_all_interfaces_warns() -> None:
