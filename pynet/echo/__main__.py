@@ -2,8 +2,9 @@
 
 Prints one line when it listens ("tcp echo server (native, uring) listening
 on 127.0.0.1 port 30000"), so that scripts can wait for it; stops cleanly on
-SIGINT (exit 130) or SIGTERM (exit 0). Errors are one line, with the exit
-code of the error (2).
+SIGINT (exit 130) or SIGTERM (exit 0), even one sent the moment the line
+appears: the handlers are in place before it is printed. Errors are one
+line, with the exit code of the error (2).
 """
 
 from __future__ import annotations
@@ -72,29 +73,33 @@ def main(argv: List[str]) -> int:
                          workers=args.workers, backlog=args.backlog,
                          max_clients=args.max_clients, poller=args.poller,
                          verbose=args.verbose)
+    received: List[int] = []
+
+    def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+        received.append(signum)
+        server.stop_soon()
+
     with server:
-        _raise_fd_limit()
-        if server.config.all_interfaces:
-            warn(PROG, f"warning: listening on every interface ({server.address[0]}): "
-                       "other hosts can connect")
-        poller = ""
-        if model == "native":
-            from .native import poller_name
-            poller = poller_name(server.config)
-        print(describe(server.config, server.address, poller), flush=True)
-
-        received: List[int] = []
-
-        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
-            received.append(signum)
-            server.stop_soon()
-
+        # The handlers go in before the startup line is printed: a script
+        # may stop the server the moment it reads the line, and a SIGTERM
+        # that beat them would kill the process uncleanly (exit -15). A
+        # signal that arrives before serving begins leaves a byte in the
+        # stop pipe, and serve_forever() then returns at once.
         # The C loop holds no Python frame while it waits: Python's own
         # signal handler writes to the wake-up descriptor, which the loop
         # watches, and the Python-level handler then runs once it returns.
         signal.set_wakeup_fd(server.wakeup_fd, warn_on_full_buffer=False)
         old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            _raise_fd_limit()
+            if server.config.all_interfaces:
+                warn(PROG, f"warning: listening on every interface ({server.address[0]}): "
+                           "other hosts can connect")
+            poller = ""
+            if model == "native":
+                from .native import poller_name
+                poller = poller_name(server.config)
+            print(describe(server.config, server.address, poller), flush=True)
             server.serve_forever()
         finally:
             signal.set_wakeup_fd(-1)
