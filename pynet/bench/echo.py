@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
+from .. import _backend
 from .. import _checks as checks
 from .._cli import ArgumentParser, UsageError, warn
 from ._loadgen import run_load
@@ -416,7 +417,8 @@ def goal_lines(rows: Sequence[Row]) -> List[Dict[str, object]]:
 
 EPILOG = """\
 exit status: 0 every row measured, 1 a row or an idle test failed (the
-reason is on stderr and in the JSON file), 2 bad usage."""
+reason is on stderr and in the JSON file), 2 bad usage, or no C extension
+(the load generator is C only)."""
 
 
 def _seconds(value: float, option: str, *, zero: bool) -> float:
@@ -468,6 +470,12 @@ def main(argv: List[str]) -> int:
         raise UsageError("--idle must be >= 0")
     if args.rounds < 1:
         raise UsageError("--rounds must be at least 1")
+    try:
+        _backend.module("loadgen", "c")
+    except ImportError as exc:
+        warn(PROG, f"the load generator needs pynet's C extension, which does not load here "
+                   f"({exc})")
+        return 2
     settings = Settings(warmup=warmup, duration=duration,
                         cases=QUICK_CASES if args.quick else CASES, servers=servers,
                         idle=idle, rounds=args.rounds, pin=_pin_cores())
