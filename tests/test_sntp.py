@@ -31,6 +31,19 @@ LINE = re.compile(
     r"\+/- (\d+\.\d{6}) (.+) s(\d+) (no-leap|add-leap|del-leap|unsync)$")
 
 
+
+def assert_offset(result: sntp.SNTPResult, expected_s: float) -> None:
+    """The measured offset is within half the round trip of the truth: the
+    bound NTP arithmetic guarantees when the server stamps its receive and
+    transmit times between our send and our receive (the fake does; on a
+    loaded machine a leg may take milliseconds, the bound still holds). One
+    microsecond of slack covers the 2**-32 s timestamp fraction."""
+    assert result.ok, result.error
+    assert result.delay_s is not None and result.offset_s is not None
+    assert 0 <= result.delay_s < 1.0
+    assert abs(result.offset_s - expected_s) <= result.delay_s / 2 + 1e-6, (
+        result.offset_s, result.delay_s)
+
 def one(server: str = "127.0.0.1", **kwargs: Any) -> sntp.SNTPResult:
     results = sntp.query(server, **kwargs)
     assert len(results) == 1
@@ -90,8 +103,7 @@ def test_good_reply_is_measured() -> None:
         before = time.time()
         result = one(port=srv.port, timeout=5)
     assert result.ok and result.error is None
-    assert result.offset_s == pytest.approx(1.5, abs=0.005)
-    assert 0 <= result.delay_s < 0.005  # type: ignore[operator]
+    assert_offset(result, 1.5)
     assert result.server_time_s == pytest.approx(before + 1.5, abs=0.1)
     assert (result.stratum, result.leap, result.leap_text, result.version) == (2, 0, "no-leap", 4)
     assert (result.ref_id, result.ref_id_raw) == ("192.0.2.1", 0xC0000201)
@@ -141,7 +153,7 @@ def test_spoofed_reply_is_ignored_and_the_real_one_taken() -> None:
 
     with fake_ntp(spoof_first) as srv:
         result = one(port=srv.port)
-    assert result.ok and abs(result.offset_s) < 0.005  # type: ignore[arg-type]
+    assert_offset(result, 0.0)
     assert result.ignored == 1
 
 
@@ -193,7 +205,7 @@ def test_wrong_port_connected_socket() -> None:
     # Connected UDP (one server): the kernel drops datagrams from other ports.
     with fake_ntp(lambda r: [(reply(r, shift_ns=-10**12), True), (reply(r), False)]) as srv:
         result = one(port=srv.port)
-    assert result.ok and abs(result.offset_s) < 0.005  # type: ignore[arg-type]
+    assert_offset(result, 0.0)
 
 
 def test_wrong_port_shared_socket() -> None:
@@ -247,7 +259,7 @@ def test_three_servers_one_socket_lost_ones_time_out() -> None:
                              timeout=1.0)
         elapsed = time.monotonic() - start
     assert [r.address for r in results] == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
-    assert results[0].ok and results[0].offset_s == pytest.approx(0.25, abs=0.005)
+    assert_offset(results[0], 0.25)
     assert isinstance(results[1].error, sntp.NoReply)
     assert results[2].ok and results[2].stratum == 3
     assert 1.0 <= elapsed <= 1.1
@@ -276,7 +288,8 @@ def test_cli_several_servers() -> None:
     assert first and second, lines
     assert first.group(2) == "+0000" and first.group(5) == "127.0.0.1"
     assert (first.group(6), first.group(7)) == ("2", "no-leap")
-    assert abs(float(first.group(3))) < 0.005 and float(first.group(4)) > 0
+    # The "+/-" is the root distance, which bounds the offset's error.
+    assert float(first.group(4)) > 0 and abs(float(first.group(3))) <= float(first.group(4))
     assert (second.group(5), second.group(6), second.group(7)) == ("127.0.0.3", "1", "add-leap")
     assert error_line(run.stderr) == "pynet sntp: 127.0.0.2: no reply within 0.5 s\n"
 
@@ -289,7 +302,8 @@ def test_cli_json() -> None:
     assert kod["error"] == "kiss-of-death" and kod["kiss_code"] == "DENY"
     assert kod["server"] == "127.0.0.1" and "offset_s" not in kod
     assert good["address"] == "127.0.0.2" and good["stratum"] == 2 and good["leap"] == "no-leap"
-    assert abs(good["offset_s"]) < 0.005 and good["delay_s"] >= 0 and good["ref_id"] == "192.0.2.1"
+    assert good["delay_s"] >= 0 and good["ref_id"] == "192.0.2.1"
+    assert abs(good["offset_s"]) <= good["delay_s"] / 2 + 1e-6
 
 
 def test_to_dict_is_what_json_prints() -> None:
@@ -327,7 +341,7 @@ def test_ipv6() -> None:
     with fake_ntp(answer(shift_ns=-2_000_000_000), host="::1") as srv:
         result = one("::1", port=srv.port, family=6)
         run = cli("pynet.sntp", "-6", "-p", str(srv.port), "::1")
-    assert result.ok and result.offset_s == pytest.approx(-2.0, abs=0.005)
+    assert_offset(result, -2.0)
     assert result.family == 6 and result.to_dict()["family"] == 6
     assert run.returncode == 0 and " ::1 s2 no-leap" in run.stdout
 
@@ -348,8 +362,7 @@ def test_offset_across_the_era_boundary(local_unix_s: float, server_ahead_s: flo
     with fake_ntp(answer(clock=clock, shift_ns=int(server_ahead_s * 1e9))) as srv:
         result = one(port=srv.port, clock=clock)
     assert result.ok
-    assert result.offset_s == pytest.approx(server_ahead_s, abs=0.005)
-    assert 0 <= result.delay_s < 0.005  # type: ignore[operator]
+    assert_offset(result, server_ahead_s)
     assert result.server_time_s == pytest.approx(local_unix_s + server_ahead_s, abs=0.1)
 
 
@@ -363,11 +376,11 @@ def test_async_query() -> None:
             ["127.0.0.1", "127.0.0.2", "127.0.0.3"], port=servers[0].port, timeout=0.5))
         elapsed = time.monotonic() - start
         single = asyncio.run(sntp.async_query("127.0.0.1", port=servers[0].port))
-    assert results[0].ok and results[0].offset_s == pytest.approx(1.0, abs=0.005)
+    assert_offset(results[0], 1.0)
     assert isinstance(results[1].error, sntp.NoReply)
     assert isinstance(results[2].error, sntp.PortUnreachable)
     assert 0.5 <= elapsed <= 0.5 + 0.05 + 0.1  # the timeout, plus the asyncio.run() set-up
-    assert single[0].ok and single[0].offset_s == pytest.approx(1.0, abs=0.005)
+    assert_offset(single[0], 1.0)
 
 
 def test_async_query_port_unreachable_at_once() -> None:

@@ -21,7 +21,8 @@ pynet.ResolveError) before anything is sent; every other failure is the
 
 from __future__ import annotations
 
-from ._command import main
+from typing import List, Optional
+
 from .._errors import (
     BadReply,
     KissOfDeath,
@@ -35,6 +36,16 @@ from .._errors import (
 )
 from ._query import async_query, query
 from ._result import SNTPResult
+from .._tool import make_callable
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The command line (`python -m pynet.sntp`); returns the exit code.
+    Its modules (argparse and all) load only when it runs."""
+    from ._command import main as run_command
+
+    return run_command(argv)
+
 
 __all__ = [
     "BadReply",
@@ -51,3 +62,6 @@ __all__ = [
     "main",
     "query",
 ]
+
+# pynet.sntp(...) is query(...): see pynet/_tool.py for why a callable module.
+make_callable(__name__, query)

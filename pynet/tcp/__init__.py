@@ -20,6 +20,8 @@ and MaxTimeExceeded (28, all TimeoutError), EmptyReply (52), TcpSendFailed
 
 from __future__ import annotations
 
+from typing import List, Optional
+
 from .._errors import (
     ConnectFailed,
     ConnectionRefused,
@@ -33,8 +35,17 @@ from .._errors import (
     TcpSendFailed,
 )
 from ._client import TcpResult, async_request, request
-from ._command import main
 from ._http import http_get
+from .._tool import make_callable
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The command line (`python -m pynet.tcp`); returns the exit code.
+    Its modules (argparse and all) load only when it runs."""
+    from ._command import main as run_command
+
+    return run_command(argv)
+
 
 __all__ = [
     "ConnectFailed",
@@ -53,3 +64,6 @@ __all__ = [
     "main",
     "request",
 ]
+
+# pynet.tcp(...) is request(...): see pynet/_tool.py for why a callable module.
+make_callable(__name__, request)
