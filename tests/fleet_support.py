@@ -46,8 +46,9 @@ class Fleet:
         self.socks: FleetSockets = open_sockets(families, privileged, filter_id=filter_id,
                                                 rcvbuf=rcvbuf)
         s = self.socks
-        self.config = EngineConfig(fd4=s.fd4, raw4=s.raw4, fd6=s.fd6, raw6=s.raw6,
-                                   ident=s.ident, key=os.urandom(8), **options)
+        options.setdefault("key", os.urandom(8))
+        options.setdefault("ident", s.ident)
+        self.config = EngineConfig(fd4=s.fd4, raw4=s.raw4, fd6=s.fd6, raw6=s.raw6, **options)
         module = importlib.import_module(f"{backend.__name__}.fleet")
         self.engine: Any = module.Engine(self.config)
         self.records: List[Record] = []
