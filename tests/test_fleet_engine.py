@@ -198,3 +198,25 @@ def test_add_checks_its_input(backend: ModuleType) -> None:
         with pytest.raises(ValueError):
             fleet.engine.add(5, bytes(4))
         assert fleet.engine.counters().active == 0
+
+
+def test_a_signal_ends_the_wait(backend: ModuleType) -> None:
+    """run() returns when a signal interrupts its wait (so that Python runs
+    the handler: Ctrl-C), long before until_ns."""
+    import signal
+
+    seen = []
+    old = signal.signal(signal.SIGALRM, lambda *_: seen.append(1))
+    try:
+        with Fleet(backend, count=0, period_ns=10_000 * MS, timeout_ns=1000 * MS) as fleet:
+            fleet.engine.add(4, network("127.53.0.0/30"))
+            fleet.engine.run(time.monotonic_ns() + 200 * MS, 0)   # the first probes, answered
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            start = time.monotonic()
+            while not seen:
+                assert time.monotonic() - start < 5
+                fleet.engine.run(time.monotonic_ns() + 8000 * MS, 10 * MS)
+            assert time.monotonic() - start < 5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

@@ -16,6 +16,7 @@ add() and after the run; and fping's answer to the same range.
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import os
 import resource
@@ -48,7 +49,11 @@ def child(cidr: str, backend: str) -> Dict[str, Any]:
     net = ipaddress.ip_network(cidr)
     first = int(net.network_address) + 1
     n = net.num_addresses - 2
-    addresses = b"".join((first + i).to_bytes(4, "big") for i in range(n))
+    packed = array.array("I", range(first, first + n))
+    if sys.byteorder == "little":
+        packed.byteswap()   # network order, without a Python object per address
+    addresses = packed.tobytes()
+    del packed
     engine_cls = importlib.import_module(f"{_backend.load(backend).__name__}.fleet").Engine
     socks = open_sockets([4])
     config = EngineConfig(fd4=socks.fd4, raw4=socks.raw4, ident=socks.ident, key=os.urandom(8),
