@@ -80,3 +80,7 @@ IPV6_HOPLIMIT = 52
 SOL_RAW = 255
 ICMP_FILTER = 1            # level SOL_RAW: a 32-bit mask of ICMP types to drop
 ICMP6_FILTER = 1           # level IPPROTO_ICMPV6: 256 bits, set = drop
+SO_RXQ_OVFL = 40           # a cmsg per packet: the socket's drops since it was made
+SO_MEMINFO = 55            # getsockopt: struct of u32, SK_MEMINFO_DROPS the ninth
+SO_RCVBUFFORCE = 33        # SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
+SO_ATTACH_FILTER = 26

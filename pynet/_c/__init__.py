@@ -13,7 +13,7 @@ from .icmp import echo_build, parse
 NAME = "c"
 # The fast paths this backend has (submodules of this package), and "nogil":
 # its long calls release the GIL, so a worker thread overlaps with Python.
-FEATURES = frozenset({"checksum", "icmp", "ping", "echo", "loadgen", "nogil"})
+FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "echo", "loadgen", "nogil"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
            "echo_build", "parse", "sum16"]

@@ -8,7 +8,7 @@ from .icmp import echo_build, parse
 NAME = "python"
 # What pynet._c has and this backend lacks: the echo event loop and the load
 # generator (C only: their point is speed), and "nogil".
-FEATURES = frozenset({"checksum", "icmp", "ping"})
+FEATURES = frozenset({"checksum", "icmp", "ping", "fleet"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
            "echo_build", "parse", "sum16"]
