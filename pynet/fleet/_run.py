@@ -1,0 +1,244 @@
+"""One fleet run: the options checked once, the sockets and the engine set
+up, the targets fed to the engine a chunk at a time, and its records folded
+into per-target results. ping(), sweep() and the CLI all drive this.
+
+The hot loop touches each record once: the engine's records arrive packed
+(RECORD layout) and are unpacked by struct.iter_unpack, one tuple each.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+
+from .. import _backend
+from .._fleet_engine import (DONE, ERROR, KEY_LEN, MIN_PAYLOAD, REPLY, SEND_FAILED, TIMEOUT,
+                             Counters, EngineConfig)
+from ._result import FleetResult, Summary, Tally
+from ._socket import FleetSockets, open_sockets
+from ._targets import CHUNK, Targets
+
+__all__ = ["MAX_SIZE", "Options", "Run", "engine_module", "check_options"]
+
+NS = 1_000_000_000
+MAX_SIZE = 65000
+# How long run() may hold records before handing them up: results stream
+# at least this often.
+FLUSH_S = 0.05
+# Refill the engine when fewer targets than this are still active.
+LOW_WATER = CHUNK
+
+# Called per record for REPLY, TIMEOUT, ERROR and SEND_FAILED:
+# (record, target state, family).
+OnRecord = Callable[[Tuple[Any, ...], Any, int], None]
+
+
+def engine_module(backend: Optional[str] = None) -> ModuleType:
+    """pynet._c.fleet or pynet._reference.fleet. A local stand-in for
+    _backend.module("fleet", backend) until that lands on main."""
+    base = _backend.active if backend is None else _backend.load(backend)
+    return importlib.import_module(f"{base.__name__}.fleet")
+
+
+def _number(value: Any, name: str, low: float, *, integer: bool = False,
+            high: float = math.inf) -> None:
+    kind = "an int" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int,) if integer else (int, float)):
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if not (low <= value <= high) or (not integer and not math.isfinite(value)):
+        bound = f"{low:g}..{high:g}" if high != math.inf else f">= {low:g}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The knobs of a run, in seconds (fping's -c, -i, -p, -t, -r, -B, ...)."""
+
+    count: int = 1
+    interval: float = 0.0
+    period: float = 1.0
+    timeout: float = 0.5
+    retries: int = 0
+    backoff: float = 1.5
+    rate: Optional[float] = None
+    size: int = 56
+    ttl: Optional[int] = None
+    family: Optional[int] = None
+    privileged: Optional[bool] = None
+    interface: Optional[str] = None
+    source: Optional[str] = None
+    keep_replies: bool = True
+
+    def config(self, sockets: FleetSockets) -> EngineConfig:
+        return EngineConfig(
+            fd4=sockets.fd4, raw4=sockets.raw4, fd6=sockets.fd6, raw6=sockets.raw6,
+            ident=sockets.ident, key=os.urandom(KEY_LEN), payload_len=self.size,
+            count=self.count, interval_ns=int(self.interval * NS),
+            period_ns=max(1, int(self.period * NS)), timeout_ns=max(1, int(self.timeout * NS)),
+            retries=self.retries if self.count == 1 else 0, backoff=float(self.backoff),
+            rate_pps=int(math.ceil(self.rate)) if self.rate else 0)
+
+
+def check_options(o: Options) -> None:
+    """The façade's checks, so both engines get the same clean input."""
+    _number(o.count, "count", 0, integer=True)
+    _number(o.interval, "interval", 0)
+    _number(o.period, "period", 0)
+    _number(o.timeout, "timeout", 0)
+    if o.period <= 0 or o.timeout <= 0:
+        raise ValueError("period and timeout must be > 0")
+    _number(o.retries, "retries", 0, integer=True, high=1000)
+    _number(o.backoff, "backoff", 1, high=100)
+    if o.rate is not None:
+        _number(o.rate, "rate", 0)
+        if o.rate <= 0:
+            raise ValueError(f"rate must be > 0 packets per second, got {o.rate!r}")
+    _number(o.size, "size", MIN_PAYLOAD, integer=True, high=MAX_SIZE)
+    if o.ttl is not None:
+        _number(o.ttl, "ttl", 1, integer=True, high=255)
+    if o.family not in (None, 4, 6):
+        raise ValueError(f"family must be 4, 6 or None, got {o.family!r}")
+
+
+def _source_for(source: Optional[str], family: int) -> Optional[str]:
+    if source is None:
+        return None
+    return source if (":" in source) == (family == 6) else None
+
+
+class Run:
+    """The engine over targets. Iterate results() once; close() at the end
+    (results() does it when it finishes)."""
+
+    def __init__(self, targets: Targets, options: Options, backend: Optional[str] = None,
+                 on_record: Optional[OnRecord] = None) -> None:
+        self.targets = targets
+        self.options = options
+        self.on_record = on_record
+        self.tally = Tally(options.keep_replies)
+        self.module = engine_module(backend)
+        self.sockets = open_sockets(
+            targets.families(), options.privileged, rate_pps=int(options.rate or 0),
+            payload_len=options.size, ttl=options.ttl, interface=options.interface,
+            source4=_source_for(options.source, 4), source6=_source_for(options.source, 6))
+        try:
+            self.engine = self.module.Engine(options.config(self.sockets))
+        except BaseException:
+            self.sockets.close()
+            raise
+        self.feed = targets.chunks()
+        self.added = 0
+        self.done = bytearray()        # per added target: 1 once DONE came
+        self.stopping = False
+        self.started = time.monotonic()
+        self.elapsed_s = 0.0
+        self.final_counters: Optional[Counters] = None
+
+    def stop(self) -> None:
+        """End the run early: nothing more is sent; every target still
+        going gets its result from what it has (fping on SIGINT)."""
+        if self.stopping:
+            return
+        self.stopping = True
+        cancel = self.engine.cancel
+        done = self.done
+        for t in range(self.added):
+            if not done[t]:
+                cancel(t)
+
+    def _refill(self, active: int) -> bool:
+        """Add targets while fewer than LOW_WATER are active. False when
+        there is nothing left to add."""
+        while active < LOW_WATER:
+            chunk = next(self.feed, None)
+            if chunk is None:
+                return False
+            first, family, packed, scope_id = chunk
+            got = self.engine.add(family, packed, scope_id)
+            if got != first:
+                raise RuntimeError(f"engine numbered target {first} as {got}")
+            n = len(packed) // (4 if family == 4 else 16)
+            self.added += n
+            self.done.extend(bytes(n))
+            active += n
+        return True
+
+    def results(self) -> Iterator[Tuple[int, FleetResult]]:
+        """(index, result) of every target, each as soon as it is final."""
+        try:
+            yield from self._loop()
+            # Targets never handed to the engine (the run was stopped).
+            for index in range(self.added, self.targets.total):
+                yield index, self.tally.done(index, 0, self.targets.host(index),
+                                             self.targets.address(index),
+                                             self.targets.family_of(index))
+        finally:
+            self.close()
+
+    def _loop(self) -> Iterator[Tuple[int, FleetResult]]:
+        engine = self.engine
+        run_raw, records = engine.run_raw, engine.records
+        tally = self.tally
+        targets = self.targets
+        done_flags = self.done
+        on_record = self.on_record
+        reply, error, done, timeout = tally.reply, tally.error, self.tally.done, TIMEOUT
+        segment_of = targets.segment_of
+        flush_ns = int(FLUSH_S * NS)
+        more = self._refill(0)
+        while True:
+            out: List[Tuple[int, FleetResult]] = []
+            for r in records(run_raw(0, flush_ns)):
+                kind = r[0]
+                t = r[1]
+                if kind == DONE:
+                    done_flags[t] = 1
+                    s = segment_of(t)
+                    host = s.host if s.host is not None else targets.address(t)
+                    out.append((t, done(t, r[2], host, targets.address(t), s.family)))
+                    continue
+                family = segment_of(t).family
+                if kind == REPLY:
+                    state = reply(t, r, family)
+                elif kind == timeout:
+                    state = tally.target(t)
+                    state.timeouts += 1
+                elif kind == error:
+                    state = error(t, r, family)
+                elif kind == SEND_FAILED:
+                    state = tally.target(t)
+                    state.failed += 1
+                else:
+                    continue
+                if on_record is not None:
+                    on_record(r, state, family)
+            if out:
+                yield from out
+            counters = engine.counters()
+            more = False if self.stopping else self._refill(counters.active)
+            if counters.done and not more:
+                self.final_counters = counters
+                return
+
+    def summary(self) -> Summary:
+        counters = self.final_counters or self.engine_counters()
+        return self.tally.summary(counters, self.targets.total + len(self.targets.unknown),
+                                  len(self.targets.unknown), self.elapsed_s)
+
+    def engine_counters(self) -> Counters:
+        if self.final_counters is not None:
+            return self.final_counters
+        return self.engine.counters()
+
+    def close(self) -> None:
+        if self.sockets.socks:
+            self.elapsed_s = time.monotonic() - self.started
+            if self.final_counters is None:
+                self.final_counters = self.engine.counters()
+            self.engine.close()
+            self.sockets.close()
