@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -21,7 +23,7 @@ from .._fleet_engine import (DONE, ERROR, KEY_LEN, MIN_PAYLOAD, REPLY, SEND_FAIL
                              Counters, EngineConfig)
 from ._result import FleetResult, Summary, Tally
 from ._socket import FleetSockets, open_sockets
-from ._targets import CHUNK, Targets
+from ._targets import CHUNK, Targets, address_of
 
 __all__ = ["MAX_SIZE", "Options", "Run", "engine_module", "check_options"]
 
@@ -32,6 +34,8 @@ MAX_SIZE = 65000
 FLUSH_S = 0.05
 # Refill the engine when fewer targets than this are still active.
 LOW_WATER = CHUNK
+# The worker looks at stop() at least this often.
+WAKE_S = 0.1
 
 # Called per record for REPLY, TIMEOUT, ERROR and SEND_FAILED:
 # (record, target state, family).
@@ -120,7 +124,7 @@ class Run:
         self.targets = targets
         self.options = options
         self.on_record = on_record
-        self.tally = Tally(options.keep_replies)
+        self.tally = Tally(options.keep_replies, fast=on_record is None)
         self.module = engine_module(backend)
         self.sockets = open_sockets(
             targets.families(), options.privileged, rate_pps=int(options.rate or 0),
@@ -133,23 +137,16 @@ class Run:
             raise
         self.feed = targets.chunks()
         self.added = 0
-        self.done = bytearray()        # per added target: 1 once DONE came
-        self.stopping = False
+        self.stop_requested = False
         self.started = time.monotonic()
         self.elapsed_s = 0.0
         self.final_counters: Optional[Counters] = None
 
     def stop(self) -> None:
-        """End the run early: nothing more is sent; every target still
-        going gets its result from what it has (fping on SIGINT)."""
-        if self.stopping:
-            return
-        self.stopping = True
-        cancel = self.engine.cancel
-        done = self.done
-        for t in range(self.added):
-            if not done[t]:
-                cancel(t)
+        """End the run early (any thread, a signal handler too): nothing more
+        is sent; every target still going gets its result from what it has,
+        as fping does on SIGINT."""
+        self.stop_requested = True
 
     def _refill(self, active: int) -> bool:
         """Add targets while fewer than LOW_WATER are active. False when
@@ -164,9 +161,37 @@ class Run:
                 raise RuntimeError(f"engine numbered target {first} as {got}")
             n = len(packed) // (4 if family == 4 else 16)
             self.added += n
-            self.done.extend(bytes(n))
             active += n
         return True
+
+    def _drive(self, handed: "queue.SimpleQueue[Any]", quit_now: threading.Event) -> None:
+        """The worker thread: the only one that touches the engine while the
+        run goes. The C engine runs without the GIL, so the caller folds one
+        batch on the other core while the next is sent and received."""
+        engine = self.engine
+        run_raw = engine.run_raw
+        flush_ns = int(FLUSH_S * NS)
+        wake_ns = int(WAKE_S * NS)
+        try:
+            more = self._refill(0)
+            cancelled = False
+            while not quit_now.is_set():
+                if self.stop_requested and not cancelled:
+                    cancelled = True
+                    more = False
+                    cancel = engine.cancel
+                    for t in range(self.added):
+                        cancel(t)
+                handed.put(run_raw(time.monotonic_ns() + wake_ns, flush_ns))
+                counters = engine.counters()
+                if not cancelled:
+                    more = self._refill(counters.active)
+                if counters.done and not more:
+                    self.final_counters = counters
+                    break
+        except BaseException as exc:  # handed to the caller's thread
+            handed.put(exc)
+        handed.put(None)
 
     def results(self) -> Iterator[Tuple[int, FleetResult]]:
         """(index, result) of every target, each as soon as it is final."""
@@ -181,49 +206,54 @@ class Run:
             self.close()
 
     def _loop(self) -> Iterator[Tuple[int, FleetResult]]:
-        engine = self.engine
-        run_raw, records = engine.run_raw, engine.records
+        handed: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        quit_now = threading.Event()
+        worker = threading.Thread(target=self._drive, args=(handed, quit_now),
+                                  name="pynet-fleet", daemon=True)
+        records = self.engine.records
         tally = self.tally
         targets = self.targets
-        done_flags = self.done
         on_record = self.on_record
-        reply, error, done, timeout = tally.reply, tally.error, self.tally.done, TIMEOUT
+        reply, error, done, timeout = tally.reply, tally.error, tally.done, TIMEOUT
         segment_of = targets.segment_of
-        flush_ns = int(FLUSH_S * NS)
-        more = self._refill(0)
-        while True:
-            out: List[Tuple[int, FleetResult]] = []
-            for r in records(run_raw(0, flush_ns)):
-                kind = r[0]
-                t = r[1]
-                if kind == DONE:
-                    done_flags[t] = 1
-                    s = segment_of(t)
-                    host = s.host if s.host is not None else targets.address(t)
-                    out.append((t, done(t, r[2], host, targets.address(t), s.family)))
-                    continue
-                family = segment_of(t).family
-                if kind == REPLY:
-                    state = reply(t, r, family)
-                elif kind == timeout:
-                    state = tally.target(t)
-                    state.timeouts += 1
-                elif kind == error:
-                    state = error(t, r, family)
-                elif kind == SEND_FAILED:
-                    state = tally.target(t)
-                    state.failed += 1
-                else:
-                    continue
-                if on_record is not None:
-                    on_record(r, state, family)
-            if out:
-                yield from out
-            counters = engine.counters()
-            more = False if self.stopping else self._refill(counters.active)
-            if counters.done and not more:
-                self.final_counters = counters
-                return
+        s = targets.segments[0] if targets.segments else None
+        worker.start()
+        try:
+            while True:
+                item = handed.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                out: List[Tuple[int, FleetResult]] = []
+                for r in records(item):
+                    kind = r[0]
+                    t = r[1]
+                    if s is None or not s.first <= t < s.first + s.count:
+                        s = segment_of(t)
+                    if kind == DONE:
+                        address = address_of(s.family, s.base + t - s.first)
+                        out.append((t, done(t, r[2], s.host or address, address, s.family)))
+                        continue
+                    if kind == REPLY:
+                        state = reply(t, r, s.family)
+                    elif kind == timeout:
+                        state = tally.target(t, s.family)
+                        state.timeouts += 1
+                    elif kind == error:
+                        state = error(t, r, s.family)
+                    elif kind == SEND_FAILED:
+                        state = tally.target(t, s.family)
+                        state.failed += 1
+                    else:
+                        continue
+                    if on_record is not None:
+                        on_record(r, state, s.family)
+                if out:
+                    yield from out
+        finally:
+            quit_now.set()
+            worker.join()  # within one run() call; only then may the engine close
 
     def summary(self) -> Summary:
         counters = self.final_counters or self.engine_counters()

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional
 from .._errors import ResolveError
 from .._resolve import resolve
 
-__all__ = ["MAX_TARGETS", "Segment", "Targets", "TargetSpec", "parse_range", "split_scope"]
+__all__ = ["MAX_TARGETS", "address_of", "Segment", "Targets", "TargetSpec", "parse_range", "split_scope"]
 
 # The most addresses one network or range may expand to (2**24: a /8).
 MAX_TARGETS = 1 << 24
@@ -191,8 +191,7 @@ class Targets:
     def address(self, index: int) -> str:
         """Target index's address as text."""
         s = self.segment_of(index)
-        value = s.base + index - s.first
-        return str(ipaddress.IPv4Address(value) if s.family == 4 else ipaddress.IPv6Address(value))
+        return address_of(s.family, s.base + index - s.first)
 
     def host(self, index: int) -> str:
         """What target index was given as: its name, else its address."""
@@ -211,6 +210,16 @@ class Targets:
                 n = min(size, s.count - done)
                 yield s.first + done, s.family, _pack(s.family, s.base + done, n), s.scope_id
                 done += n
+
+
+_ntop = socket.inet_ntop
+_AF = {4: (socket.AF_INET, 4), 6: (socket.AF_INET6, 16)}
+
+
+def address_of(family: int, value: int) -> str:
+    """An address as text, from its int."""
+    af, size = _AF[family]
+    return _ntop(af, value.to_bytes(size, "big"))
 
 
 def _pack(family: int, first: int, n: int) -> bytes:
