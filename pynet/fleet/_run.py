@@ -120,10 +120,12 @@ class Run:
     (results() does it when it finishes)."""
 
     def __init__(self, targets: Targets, options: Options, backend: Optional[str] = None,
-                 on_record: Optional[OnRecord] = None) -> None:
+                 on_record: Optional[OnRecord] = None,
+                 on_batch: Optional[Callable[[], None]] = None) -> None:
         self.targets = targets
         self.options = options
         self.on_record = on_record
+        self.on_batch = on_batch
         self.tally = Tally(options.keep_replies, fast=on_record is None)
         self.module = engine_module(backend)
         self.sockets = open_sockets(
@@ -251,6 +253,8 @@ class Run:
                         on_record(r, state, s.family)
                 if out:
                     yield from out
+                if self.on_batch is not None:
+                    self.on_batch()
         finally:
             quit_now.set()
             worker.join()  # within one run() call; only then may the engine close
