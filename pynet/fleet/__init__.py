@@ -15,6 +15,7 @@ C (csrc/fleet.c) with a pure-Python twin (pynet/_reference/fleet.py).
 from __future__ import annotations
 
 from ._api import ping, sweep
+from ._pinger import Pinger
 from ._errors import FleetError, FleetNameError, FleetPermissionError, FleetSocketError
 from ._result import FleetResult, Summary
 
@@ -24,6 +25,7 @@ __all__ = [
     "FleetPermissionError",
     "FleetResult",
     "FleetSocketError",
+    "Pinger",
     "Summary",
     "ping",
     "sweep",
