@@ -587,6 +587,9 @@ long pn_fleet_run(struct pn_fleet *f, int64_t until_ns, int64_t flush_ns,
         if (first >= 0 && now - first >= flush_ns)
             break;
         wake = pn_fleet_next_wakeup(f);
+        /* A first probe is due "now" as next_wakeup reads the clock: look
+         * at the clock again rather than poll for a microsecond. */
+        now = pn__fleet_mono();
         if (wake >= 0 && wake <= now)
             continue;
         limit = now + PN__FLEET_MAX_WAIT_NS;

@@ -50,6 +50,8 @@ RECORD = struct.Struct("=10q16s")
 # (kind, target, probe, rtt_ns, ttl, bytes, flags, type, code, when_ns, from)
 #   rtt_ns, ttl, bytes: replies (ttl -1 when unknown); type, code: errors;
 #   when_ns: CLOCK_REALTIME of the event; from: the sender (4 or 16 bytes used)
+#   DONE: probe = how many probes the target was sent; SEND_FAILED: code = errno
+#   (the rules behind each kind: pynet/_reference/fleet.py's module text)
 Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
 
 
@@ -79,7 +81,8 @@ class Counters(NamedTuple):
     corrupted: int             # bad checksum
     errors: int                # ICMP errors quoting our probes
     malformed: int             # unparseable packets: counted, skipped
-    foreign: int               # well-formed packets that are not ours (other id, key, source)
+    foreign: int               # well-formed packets that are not ours (other id, key, source),
+                               # and replies to probes already timed out or cancelled
     kernel_drops: int          # receive-queue overflows (SO_RXQ_OVFL)
     active: int                # targets not yet DONE
     done: bool                 # no target left and nothing in flight
