@@ -133,7 +133,7 @@ class Tally:
             state = self.open[t] = _Target()
         elif type(state) is tuple:
             state = self._promote(t, state, family)
-        return state  # type: ignore[no-any-return]
+        return state
 
     def _promote(self, t: int, first: Tuple[Any, ...], family: int) -> _Target:
         self.open[t] = _Target()

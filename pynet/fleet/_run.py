@@ -231,7 +231,7 @@ class Run:
                 for r in records(item):
                     kind = r[0]
                     t = r[1]
-                    if s is None or not s.first <= t < s.first + s.count:
+                    if s is None or not s.first <= t < s.first + s.size:
                         s = segment_of(t)
                     if kind == DONE:
                         address = address_of(s.family, s.base + t - s.first)
@@ -267,7 +267,8 @@ class Run:
     def engine_counters(self) -> Counters:
         if self.final_counters is not None:
             return self.final_counters
-        return self.engine.counters()
+        counters: Counters = self.engine.counters()
+        return counters
 
     def close(self) -> None:
         if self.sockets.socks:

@@ -33,7 +33,7 @@ TargetSpec = Union[str, Address, Network]
 
 class Segment(NamedTuple):
     first: int          # index of its first target
-    count: int
+    size: int
     family: int         # 4 or 6
     base: int           # its first address, as an int
     host: Optional[str]  # the name or text it was given as (count 1), else None
@@ -206,8 +206,8 @@ class Targets:
         at most size addresses each: what Engine.add takes."""
         for s in self.segments:
             done = 0
-            while done < s.count:
-                n = min(size, s.count - done)
+            while done < s.size:
+                n = min(size, s.size - done)
                 yield s.first + done, s.family, _pack(s.family, s.base + done, n), s.scope_id
                 done += n
 
