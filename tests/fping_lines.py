@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 TIME = r"(?:\d+\.\d{3}|\d\.\d{2}|\d{2}\.\d|\d{3,})"
 STAMP = r"(?:\[\d+\.\d{5}\] )?"
-NAME = r"(?P<name>\S+)"
+NAME = r"(?P<name>\S+) *"
 PATTERNS: List[Tuple[str, "re.Pattern[str]"]] = [(kind, re.compile(rx)) for kind, rx in [
     ("alive", r"^" + NAME + r" is alive(?: \((?P<elapsed>" + TIME + r") ms\))?$"),
     ("unreachable", r"^" + NAME + r" is unreachable$"),

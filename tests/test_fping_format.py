@@ -122,3 +122,16 @@ def test_unknown_host_reported_and_the_rest_run(ns: FleetNetns) -> None:
     assert ours.returncode == theirs.returncode == 2
     assert ours.stdout == theirs.stdout == f"{ALIVE} is alive\n"
     assert ours.stderr.startswith("nosuch.invalid: ")
+
+
+@pytest.mark.parametrize("flag", ["-c", "-C"])
+def test_names_padded_to_the_longest(ns: FleetNetns, flag: str) -> None:
+    args = [flag, "2", *COUNT, "127.0.0.1", "127.0.0.100"]
+    theirs, ours = run(ns, False, args), run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 0
+
+    def columns(text: str) -> List[int]:
+        return sorted(line.index(" : ") for line in text.splitlines() if " : " in line)
+
+    assert columns(ours.stdout) == columns(theirs.stdout) == [11] * 4
+    assert columns(ours.stderr) == columns(theirs.stderr) == [11] * 2

@@ -198,7 +198,8 @@ def loop_case(case: str, first: str, last: str, hosts: int, seconds: float) -> L
                 received += int(m.group(2))
                 if m.group(3):
                     rtt_sum += float(m.group(3)) * int(m.group(2))
-        note = "" if sent else f"no summary (exit {proc.returncode})"
+        why = err.strip().splitlines()[0][:100] if err.strip() else ""
+        note = "" if sent else f"no summary (exit {proc.returncode}) {why}".strip()
         rows.append(Row(case, peer, hosts, received, wall, sent / wall if wall else 0.0,
                         0.0,
                         cpu_us_per_probe=cpu / sent * 1e6 if sent else 0.0,

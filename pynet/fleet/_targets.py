@@ -93,6 +93,10 @@ def _as_network(spec: Any) -> Optional[Network]:
 
 def _literal(text: str) -> Optional[Tuple[int, int, int]]:
     """(family, address int, scope id) of an address literal, else None."""
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"), 0
+    except OSError:
+        pass
     address, scope = split_scope(text)
     try:
         ip = ipaddress.ip_address(address)

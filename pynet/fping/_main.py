@@ -45,6 +45,7 @@ class Command:
         self.next_interval = 0.0
         self.run: Optional[Run] = None
         self.stopped = False
+        self.width = 0
         self.quiet = a.quiet or a.json or a.reachable is not None or a.fast_reachable is not None
 
     # ---- names ----
@@ -55,6 +56,22 @@ class Command:
         if self.a.names:
             return reverse_name(targets.address(index), self.names, True)
         return targets.host(index)
+
+    def label(self, index: int) -> str:
+        """The name padded as fping pads it in -c/-C/-l lines: to the longest."""
+        return self.name(index).ljust(self.width)
+
+    def measure_width(self) -> None:
+        assert self.run is not None
+        targets = self.run.targets
+        width = 0
+        for seg in targets.segments:
+            if seg.host is not None and not self.a.names:
+                width = max(width, len(seg.host))
+                continue
+            for i in range(seg.first, seg.first + seg.size):
+                width = max(width, len(self.name(i)))
+        self.width = width
 
     def on_unknown(self, exc: ResolveError) -> None:
         self.unknown += 1
@@ -77,17 +94,17 @@ class Command:
         prefix = o.stamp(r[9] / 1e9) if a.timestamp else ""
         if kind == REPLY:
             if r[6] & DUP:
-                print(prefix + o.duplicate_line(self.name(t), probe, r[5], r[3] / 1e6),
+                print(prefix + o.duplicate_line(self.label(t), probe, r[5], r[3] / 1e6),
                       file=self.err)
             elif not r[6] & BAD_CHECKSUM:
                 sent = probe + 1
-                line = o.reply_line(self.name(t), probe, r[5], r[3] / 1e6,
+                line = o.reply_line(self.label(t), probe, r[5], r[3] / 1e6,
                                     state.sum / state.n / 1e6, o.loss(sent, state.received))
                 print(prefix + line, file=self.out)
         elif kind == TIMEOUT:
             sent = probe + 1
             avg = state.sum / state.n / 1e6 if state.n else None
-            print(prefix + o.timeout_line(self.name(t), probe, avg,
+            print(prefix + o.timeout_line(self.label(t), probe, avg,
                                           o.loss(sent, state.received)), file=self.out)
 
     def first_reply(self, r: Tuple[Any, ...]) -> None:
@@ -126,7 +143,7 @@ class Command:
         for t in sorted(self.intervals):
             iv = self.intervals[t]
             avg = iv.sum / iv.received if iv.received else None
-            print(o.count_summary(self.name(t), iv.sent, iv.received, iv.min, avg, iv.max),
+            print(o.count_summary(self.label(t), iv.sent, iv.received, iv.min, avg, iv.max),
                   file=self.err)
         self.err.flush()
         self.intervals.clear()
@@ -180,12 +197,12 @@ class Command:
         a = self.a
         sent = self.sent_of(r)
         if a.vcount:
-            print(o.vcount_summary(self.name(t), o.probe_times(r, sent)), file=self.err)
+            print(o.vcount_summary(self.label(t), o.probe_times(r, sent)), file=self.err)
             return
         outage = None
         if a.outage:
             outage = int((sent - r.received) * a.period_ms)
-        print(o.count_summary(self.name(t), sent, r.received, r.rtt_min_ms, r.rtt_avg_ms,
+        print(o.count_summary(self.label(t), sent, r.received, r.rtt_min_ms, r.rtt_avg_ms,
                               r.rtt_max_ms, outage), file=self.err)
 
     def reached(self) -> int:
@@ -221,6 +238,8 @@ class Command:
         if targets.total == 0:
             return 2 if self.unknown else 1
         self.run = Run(targets, options, on_record=self.on_record, on_batch=self.on_batch)
+        if self.a.counting:
+            self.measure_width()
         if self.a.squiet_s is not None:
             self.next_interval = time.monotonic() + self.a.squiet_s
         previous = signal.getsignal(signal.SIGINT)
