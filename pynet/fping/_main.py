@@ -82,10 +82,6 @@ class Command:
     def on_record(self, r: Tuple[Any, ...], state: Any, family: int) -> None:
         kind = r[0]
         a = self.a
-        if not a.counting:
-            if kind == REPLY and not r[6] and state.received == 1:
-                self.first_reply(r)
-            return
         if a.squiet_s is not None and kind in (REPLY, TIMEOUT):
             self.count_interval(r)
         if self.quiet:
@@ -107,15 +103,15 @@ class Command:
             print(prefix + o.timeout_line(self.label(t), probe, avg,
                                           o.loss(sent, state.received)), file=self.out)
 
-    def first_reply(self, r: Tuple[Any, ...]) -> None:
+    def alive_result(self, index: int, r: FleetResult) -> None:
         self.alive += 1
         a = self.a
         if a.fast_reachable is not None and self.alive >= a.fast_reachable and self.run:
             self.run.stop()
         if self.quiet or a.unreach:
             return
-        elapsed = r[3] / 1e6 if a.elapsed else None
-        print(o.alive_line(self.name(r[1]), bare=a.alive, elapsed_ms=elapsed), file=self.out)
+        elapsed = r.rtt_min_ms if a.elapsed else None
+        print(o.alive_line(self.name(index), bare=a.alive, elapsed_ms=elapsed), file=self.out)
 
     def count_interval(self, r: Tuple[Any, ...]) -> None:
         iv = self.intervals.get(r[1])
@@ -158,6 +154,8 @@ class Command:
             self.kept[index] = r
         if r.received == 0:
             self.unreachable.append(index)
+        elif not a.counting:
+            self.alive_result(index, r)
 
     # ---- the end ----
 
@@ -237,7 +235,10 @@ class Command:
         targets = load_targets(self.a, self.on_unknown)
         if targets.total == 0:
             return 2 if self.unknown else 1
-        self.run = Run(targets, options, on_record=self.on_record, on_batch=self.on_batch)
+        # Default mode needs no per-record callback (a target's one reply
+        # and its DONE come together): the run keeps its fast path.
+        self.run = Run(targets, options, on_record=self.on_record if self.a.counting else None,
+                       on_batch=self.on_batch)
         if self.a.counting:
             self.measure_width()
         if self.a.squiet_s is not None:
