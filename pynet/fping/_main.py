@@ -111,7 +111,8 @@ class Command:
         if self.quiet or a.unreach:
             return
         elapsed = r.rtt_min_ms if a.elapsed else None
-        print(o.alive_line(self.name(index), bare=a.alive, elapsed_ms=elapsed), file=self.out)
+        name = reverse_name(r.address, self.names, True) if a.names else r.host
+        print(o.alive_line(name, bare=a.alive, elapsed_ms=elapsed), file=self.out)
 
     def count_interval(self, r: Tuple[Any, ...]) -> None:
         iv = self.intervals.get(r[1])
