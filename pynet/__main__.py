@@ -14,6 +14,7 @@ __all__ = ["main"]
 
 COMMANDS = {
     "ping": ("pynet.ping", "send ICMP echo requests, like iputils ping"),
+    "fping": ("pynet.fping", "ping many targets at once, like fping"),
     "echo": ("pynet.echo", "run a TCP or UDP echo server in any concurrency model"),
     "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
     "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),

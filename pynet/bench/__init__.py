@@ -1,5 +1,6 @@
 """`python -m pynet.bench`: benchmark runners. ``echo`` measures every echo
-server side by side with the C load generator (see pynet.bench.echo)."""
+server side by side with the C load generator (see pynet.bench.echo); ``fleet``
+puts the fleet engine beside fping and icmplib (see pynet.bench.fleet)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ __all__ = ["main"]
 USAGE = """\
 usage: pynet bench echo [--quick] [--duration S] [--warmup S] [--servers A,B] [--rounds N]
                         [--idle N] [--json FILE] [--chart FILE]
-(pynet bench echo --help says more)
+       pynet bench fleet [--quick] [--loop-seconds S] [--json FILE] [--chart FILE]
+(pynet bench echo --help and pynet bench fleet --help say more)
 exit status: 0 every row measured, 1 a row failed, 2 bad usage or no C extension."""
 
 
@@ -19,8 +21,11 @@ def _main(argv: List[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    if argv[0] == "fleet":
+        from .fleet import main as fleet_main
+        return fleet_main(argv[1:])
     if argv[0] != "echo":
-        raise UsageError(f"unknown benchmark {argv[0]!r}; the one there is: echo")
+        raise UsageError(f"unknown benchmark {argv[0]!r}; the ones there are: echo, fleet")
     from .echo import main as echo_main
     return echo_main(argv[1:])
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._errors import PynetError
+from .._errors import PynetError, ResolveError
 
-__all__ = ["FleetError", "FleetPermissionError", "FleetSocketError", "PERMISSION_FIX"]
+__all__ = ["FleetError", "FleetNameError", "FleetPermissionError", "FleetSocketError", "PERMISSION_FIX"]
 
 PERMISSION_FIX = ('run as root or with CAP_NET_RAW, or allow unprivileged ping with: '
                   'sysctl -w net.ipv4.ping_group_range="0 2147483647"')
@@ -30,3 +30,10 @@ class FleetSocketError(FleetError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror) if self.strerror else super().__str__()
+
+
+class FleetNameError(FleetError, ResolveError):
+    """A target name did not resolve (to an address of the family asked
+    for); raised before anything is sent. fping exits 2 for it."""
+
+    exit_code = 2

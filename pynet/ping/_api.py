@@ -80,13 +80,20 @@ async def async_ping(host: str, *, count: int = 4, interval: float = 1.0,
                      size: int = 56, ttl: Optional[int] = None, family: Optional[int] = None,
                      source: Optional[str] = None, privileged: Optional[bool] = None,
                      backend: Optional[str] = None) -> PingResult:
-    """ping() for asyncio: the loop runs in a worker thread (the C loop
-    without the GIL), so the event loop keeps going; cancelling the task
-    ends the run at its next batch."""
+    """ping() for asyncio. Concurrent calls share one fleet engine per
+    event loop and options, driven on the loop itself (pynet.fleet.Pinger);
+    cancelling a call stops its probes only. A ping the shared engine
+    cannot do (count 0, a deadline, size < 16, a source) runs the one-target
+    loop in a worker thread instead."""
     import asyncio  # here: importing it costs every `import pynet` some 25 ms
     import threading
 
     check_arguments(count, interval, timeout, deadline, size, ttl, family)
+    from ..fleet._shared import fits, shared_ping
+    if fits(count, deadline, size, source):
+        return await shared_ping(host, count=count, interval=interval, timeout=timeout,
+                                 size=size, ttl=ttl, family=family, privileged=privileged,
+                                 backend=backend)
     cancelled = threading.Event()
     call = functools.partial(ping, host, count=count, interval=interval, timeout=timeout,
                              deadline=deadline, size=size, ttl=ttl, family=family,

@@ -1,0 +1,316 @@
+"""`pynet bench fleet`: pynet's fleet engine beside fping and icmplib, in one
+run, on loopback (every address of 127.0.0.0/8 answers on Linux).
+
+Cases: a /16 one ping each (pynet fleet.sweep vs `fping -i 0 -r 0 -t 500`);
+a /12 (1,048,574 hosts: pynet's done time and peak RSS, fping's refusal);
+1,000 concurrent asyncio pings (pynet Pinger vs fping on the same hosts vs
+icmplib's async_multiping); `-l` over many hosts at 1 probe/s each (CPU per
+probe and the RTT reported). Each measurement runs in its own process, so
+peak RSS and CPU are that run's alone. --quick shrinks every case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+from .._cli import ArgumentParser
+from ._report import write_json
+
+__all__ = ["Row", "main"]
+
+
+@dataclass
+class Row:
+    case: str
+    peer: str
+    hosts: int
+    answered: int
+    wall_s: float
+    hosts_per_s: float
+    peak_rss_mib: float
+    cpu_us_per_probe: float = 0.0
+    rtt_avg_ms: float = 0.0
+    note: str = ""
+
+
+# What a pynet child process runs; it prints one JSON object.
+_SWEEP = """
+import json, resource, sys, time
+from pynet import fleet
+t = time.perf_counter()
+n = answered = 0
+for r in fleet.sweep(sys.argv[1], keep_replies=False, timeout=float(sys.argv[2])):
+    n += 1
+    answered += r.received > 0
+wall = time.perf_counter() - t
+print(json.dumps({"hosts": n, "answered": answered, "wall_s": wall,
+                  "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_ASYNC = """
+import asyncio, json, resource, sys, time
+from pynet import fleet
+hosts = sys.argv[1].split(",")
+async def go():
+    async with fleet.Pinger(timeout=1.0) as p:
+        t = time.perf_counter()
+        rs = await asyncio.gather(*(p.ping(h) for h in hosts))
+        return time.perf_counter() - t, sum(r.received > 0 for r in rs)
+wall, answered = asyncio.run(go())
+print(json.dumps({"hosts": len(hosts), "answered": answered, "wall_s": wall,
+                  "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_ICMPLIB = """
+import asyncio, json, resource, sys, time
+from icmplib import async_multiping
+hosts = sys.argv[1].split(",")
+t = time.perf_counter()
+rs = asyncio.run(async_multiping(hosts, count=1, interval=0, timeout=1, concurrent_tasks=len(hosts),
+                                 privileged=True))
+wall = time.perf_counter() - t
+print(json.dumps({"hosts": len(hosts), "answered": sum(r.is_alive for r in rs), "wall_s": wall,
+                  "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _child(code: str, *args: str, timeout: float = 300) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory() as cwd:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=cwd)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                           else f"exit {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _row(case: str, peer: str, doc: Dict[str, Any], note: str = "") -> Row:
+    wall = doc["wall_s"]
+    return Row(case, peer, doc["hosts"], doc["answered"], wall,
+               doc["hosts"] / wall if wall else 0.0, doc["rss_kib"] / 1024.0, note=note)
+
+
+def _fping() -> Optional[str]:
+    return shutil.which("fping")
+
+
+# Runs a peer and reports its wall time, exit code, output lines and peak
+# RSS alone (RUSAGE_CHILDREN of a fresh process has only that peer in it).
+_WRAP = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(json.dumps({"wall_s": time.perf_counter() - t, "rc": done.returncode,
+                  "lines": len(done.stdout.splitlines()), "err": done.stderr.strip()[:200],
+                  "rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def _timed(cmd: Sequence[str], timeout: float = 300) -> Dict[str, Any]:
+    return _child(_WRAP, *cmd, timeout=timeout)
+
+
+def fping_hosts(case: str, cmd: List[str], hosts: int, ours: bool = False) -> Row:
+    """fping itself, or (ours) `pynet fping` with the same arguments: both
+    timed as whole processes, start-up included."""
+    fping = _fping()
+    peer = "pynet fping (process)" if ours else "fping"
+    if fping is None and not ours:
+        return Row(case, peer, hosts, 0, 0, 0, 0, note="fping is not installed")
+    prefix = [sys.executable, "-m", "pynet.fping"] if ours else [str(fping)]
+    doc = _timed([*prefix, *cmd])
+    wall, rss = doc["wall_s"], doc["rss_kib"] / 1024.0
+    if doc["rc"] not in (0, 1):
+        note = f"exit {doc['rc']}: {doc['err'].splitlines()[0][:100]}" if doc["err"] \
+            else f"exit {doc['rc']}"
+        return Row(case, peer, hosts, 0, wall, 0.0, rss, note=note)
+    return Row(case, peer, hosts, doc["lines"], wall, hosts / wall, rss)
+
+
+def sweep_case(case: str, net: str, hosts: int) -> List[Row]:
+    rows = []
+    try:
+        rows.append(_row(case, "pynet fleet.sweep", _child(_SWEEP, net, "0.5")))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        rows.append(Row(case, "pynet fleet.sweep", hosts, 0, 0, 0, 0, note=str(exc)))
+    args = ["-i", "0", "-r", "0", "-t", "500", "-a", "-g", net]
+    rows.append(fping_hosts(case, args, hosts, ours=True))
+    rows.append(fping_hosts(case, args, hosts))
+    return rows
+
+
+def async_case(case: str, n: int) -> List[Row]:
+    hosts = [f"127.12.{i // 250}.{i % 250 + 1}" for i in range(n)]
+    joined = ",".join(hosts)
+    rows = []
+    try:
+        rows.append(_row(case, "pynet Pinger (async)", _child(_ASYNC, joined)))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        rows.append(Row(case, "pynet Pinger (async)", n, 0, 0, 0, 0, note=str(exc)))
+    rows.append(fping_hosts(case, ["-i", "0", "-r", "0", "-t", "500", "-a", *hosts], n))
+    try:
+        rows.append(_row(case, "icmplib async_multiping", _child(_ICMPLIB, joined)))
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        rows.append(Row(case, "icmplib async_multiping", n, 0, 0, 0, 0, note=str(exc)[:90]))
+    return rows
+
+
+_SUMMARY = re.compile(r"^\S+ : xmt/rcv/%loss = (\d+)/(\d+)/\d+%(?:, min/avg/max = "
+                      r"[\d.]+/([\d.]+)/[\d.]+)?$")
+
+
+def loop_case(case: str, first: str, last: str, hosts: int, seconds: float) -> List[Row]:
+    rows = []
+    peers = [("pynet fping -l", [sys.executable, "-m", "pynet.fping"])]
+    fping = _fping()
+    if fping:
+        peers.append(("fping -l", [fping]))
+    for peer, prefix in peers:
+        cmd = [*prefix, "-l", "-q", "-p", "1000", "-i", "0", "-g", first, last]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        sent = received = 0
+        rtt_sum = 0.0
+        for line in err.splitlines():
+            m = _SUMMARY.match(line)
+            if m:
+                sent += int(m.group(1))
+                received += int(m.group(2))
+                if m.group(3):
+                    rtt_sum += float(m.group(3)) * int(m.group(2))
+        why = err.strip().splitlines()[0][:100] if err.strip() else ""
+        note = "" if sent else f"no summary (exit {proc.returncode}) {why}".strip()
+        rows.append(Row(case, peer, hosts, received, wall, sent / wall if wall else 0.0,
+                        0.0,
+                        cpu_us_per_probe=cpu / sent * 1e6 if sent else 0.0,
+                        rtt_avg_ms=rtt_sum / received if received else 0.0, note=note))
+    return rows
+
+
+def goals(rows: Sequence[Row]) -> List[str]:
+    def find(case: str, peer: str) -> Optional[Row]:
+        return next((r for r in rows if r.case == case and r.peer.startswith(peer)), None)
+
+    out = []
+    for case in [r.case for r in rows if r.peer == "pynet fleet.sweep"]:
+        ours, theirs = find(case, "pynet fleet"), find(case, "fping")
+        if ours and theirs and theirs.hosts_per_s and ours.hosts_per_s:
+            ratio = ours.hosts_per_s / theirs.hosts_per_s
+            lost = ours.hosts - ours.answered
+            out.append(f"- {case}: pynet / fping = {ratio:.2f}x hosts/s (goal >= 2x), "
+                       f"{lost} unanswered: {'met' if ratio >= 2 and not lost else 'MISSED'}")
+        elif ours and ours.wall_s:
+            out.append(f"- {case}: pynet done in {ours.wall_s:.2f} s (goal <= 10 s), "
+                       f"{ours.hosts - ours.answered} unanswered, peak RSS "
+                       f"{ours.peak_rss_mib:.0f} MiB: "
+                       f"{'met' if ours.wall_s <= 10 and ours.answered == ours.hosts else 'MISSED'}")
+    for r in rows:
+        if r.peer.startswith("pynet Pinger"):
+            fp, ic = find(r.case, "fping"), find(r.case, "icmplib")
+            if fp and fp.wall_s and r.wall_s:
+                out.append(f"- {r.case}: pynet wall / fping wall = {r.wall_s / fp.wall_s:.2f}x "
+                           f"(goal <= 2x): {'met' if r.wall_s <= 2 * fp.wall_s else 'MISSED'}")
+            if ic and ic.wall_s and r.wall_s:
+                out.append(f"- {r.case}: icmplib wall / pynet wall = {ic.wall_s / r.wall_s:.1f}x "
+                           f"(goal >= 10x): {'met' if ic.wall_s >= 10 * r.wall_s else 'MISSED'}")
+    return out
+
+
+def markdown(rows: Sequence[Row], command: str) -> str:
+    lines = ["## pynet bench fleet", "", f"`{command}`, loopback, every peer in the same run.", "",
+             "| case | peer | hosts | answered | wall s | hosts/s (probes/s for -l) "
+             "| peak RSS MiB | CPU µs/probe | RTT avg ms | note |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r.case} | {r.peer} | {r.hosts:,} | {r.answered:,} | {r.wall_s:.3f} "
+                     f"| {r.hosts_per_s:,.0f} | {r.peak_rss_mib:,.1f} "
+                     f"| {r.cpu_us_per_probe:.2f} | {r.rtt_avg_ms:.3f} | {r.note} |")
+    lines += ["", "Goals (same run):", *goals(rows)]
+    return "\n".join(lines)
+
+
+def chart(path: str, rows: Sequence[Row]) -> str:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "no chart: matplotlib is not installed (pip install 'pynet[bench]')"
+    cases: Dict[str, List[Row]] = {}
+    for r in rows:
+        cases.setdefault(r.case, []).append(r)
+    fig, axes = plt.subplots(len(cases), 1, figsize=(7, 1.8 * len(cases)), squeeze=False)
+    for ax, (case, group) in zip(axes.flat, cases.items()):
+        names = [r.peer for r in group]
+        values = [r.wall_s for r in group]
+        ax.barh(names, values, color=["#d62728" if n.startswith("pynet") else "#7f7f7f"
+                                      for n in names])
+        for i, r in enumerate(group):
+            ax.text(r.wall_s, i, f" {r.wall_s:.2f} s {r.note[:40]}", va="center", fontsize=7)
+        ax.set_title(case, fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes.flat[-1].set_xlabel("wall seconds (less is better)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return ""
+
+
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog="pynet bench fleet", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small cases, a few seconds in all")
+    p.add_argument("--loop-seconds", type=float, default=None, help="length of the -l case")
+    p.add_argument("--json", default="fleet-bench.json", help="where to write the results")
+    p.add_argument("--chart", default="fleet-bench.png", help="where to draw the chart ('' none)")
+    return p
+
+
+def main(argv: List[str]) -> int:
+    a = _parser().parse_args(argv)
+    rows: List[Row] = []
+    if a.quick:
+        rows += sweep_case("1,022 hosts (127.9.0.0/22)", "127.9.0.0/22", 1022)
+        rows += sweep_case("16,382 hosts (127.16.0.0/18)", "127.16.0.0/18", 16382)
+        rows += async_case("100 concurrent asyncio pings", 100)
+        rows += loop_case("-l, 200 hosts, 1 probe/s each", "127.13.0.1", "127.13.0.200", 200,
+                          a.loop_seconds or 2.5)
+    else:
+        rows += sweep_case("65,534 hosts (127.9.0.0/16)", "127.9.0.0/16", 65534)
+        rows += sweep_case("1,048,574 hosts (127.16.0.0/12)", "127.16.0.0/12", 1048574)
+        rows += async_case("1,000 concurrent asyncio pings", 1000)
+        rows += loop_case("-l, 10,000 hosts, 1 probe/s each", "127.13.0.1", "127.13.39.16",
+                          10000, a.loop_seconds or 30.0)
+    command = "pynet bench fleet" + (" --quick" if a.quick else "")
+    print(markdown(rows, command))
+    if a.json:
+        write_json(a.json, {"command": command, "rows": [asdict(r) for r in rows],
+                            "goals": goals(rows)})
+    if a.chart:
+        why = chart(a.chart, rows)
+        if why:
+            print(why, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,249 @@
+"""Pinger: any number of concurrent asyncio pings over one engine and one
+socket per family, driven on the event loop itself (no thread): the
+sockets' fds are watched with loop.add_reader, the engine's next due send
+or timeout is a loop.call_at, and both call engine.step(), which never waits.
+
+    async with Pinger(timeout=1.0) as p:
+        results = await asyncio.gather(*(p.ping(h, count=3) for h in hosts))
+
+The engine runs in its until-cancelled mode (count 0); a call's target is
+cancelled once it has as many final probes as the call asked for, so calls
+with different counts share the one engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any, Callable, Dict, Optional
+
+from .._errors import ResolveError
+from .._fleet_engine import DONE, ERROR, REPLY, SEND_FAILED, TIMEOUT
+from .._resolve import resolve_async
+from ..ping._result import PingReply
+from ._errors import FleetNameError
+from ._result import FleetResult, Tally
+from ._run import Options, check_options, engine_module
+from ._socket import FleetSockets, open_sockets
+from ._targets import _literal, address_of
+
+__all__ = ["Pinger"]
+
+NS = 1_000_000_000
+OnReply = Callable[[str, PingReply], None]
+
+
+class _Call:
+    __slots__ = ("future", "count", "finals", "host", "address", "family", "on_reply")
+
+    def __init__(self, future: "asyncio.Future[FleetResult]", count: int, host: str,
+                 address: str, family: int, on_reply: Optional[OnReply]) -> None:
+        self.future = future
+        self.count = count
+        self.finals = 0
+        self.host = host
+        self.address = address
+        self.family = family
+        self.on_reply = on_reply
+
+
+class Pinger:
+    """One engine shared by concurrent ping() calls on the running loop.
+
+    interval: least seconds between any two sends; period: seconds between
+    probes to one target; timeout: seconds per probe; rate: a cap on sends
+    per second; size, ttl, privileged, source, interface, backend: as in
+    pynet.fleet.ping(). on_reply(host, reply) is called for every reply.
+    """
+
+    def __init__(self, *, interval: float = 0.0, period: float = 1.0, timeout: float = 1.0,
+                 rate: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
+                 privileged: Optional[bool] = None, source: Optional[str] = None,
+                 interface: Optional[str] = None, backend: Optional[str] = None,
+                 on_reply: Optional[OnReply] = None) -> None:
+        self.options = Options(count=0, interval=interval, period=period, timeout=timeout,
+                               retries=0, rate=rate, size=size, ttl=ttl, privileged=privileged,
+                               source=source, interface=interface)
+        check_options(self.options)
+        self.backend = backend
+        self.on_reply = on_reply
+        self.engine: Any = None
+        self.sockets: Optional[FleetSockets] = None
+        self.tally = Tally(keep_replies=True, fast=False)
+        self.calls: Dict[int, _Call] = {}
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.timer: Optional[asyncio.TimerHandle] = None
+        self.timer_at = -1
+        self.pending = False
+        self.batch = 0
+
+    # ---- life ----
+
+    async def __aenter__(self) -> "Pinger":
+        self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        if self.engine is not None:
+            return
+        self.loop = asyncio.get_running_loop()
+        families = [4]
+        try:
+            # IPv6 when the host has it; an IPv6 target fails alone otherwise.
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close()
+            families.append(6)
+        except OSError:
+            pass
+        o = self.options
+        self.sockets = open_sockets(families, o.privileged, rate_pps=int(o.rate or 0),
+                                    payload_len=o.size, ttl=o.ttl, interface=o.interface,
+                                    source4=o.source if o.source and ":" not in o.source else None,
+                                    source6=o.source if o.source and ":" in o.source else None)
+        try:
+            config = o.config(self.sockets)
+            self.batch = config.batch
+            self.engine = engine_module(self.backend).Engine(config)
+        except BaseException:
+            self.sockets.close()
+            raise
+        for fd in (self.sockets.fd4, self.sockets.fd6):
+            if fd >= 0:
+                self.loop.add_reader(fd, self._pump)
+
+    def close(self) -> None:
+        if self.engine is None:
+            return
+        assert self.loop is not None and self.sockets is not None
+        for fd in (self.sockets.fd4, self.sockets.fd6):
+            if fd >= 0:
+                self.loop.remove_reader(fd)
+        if self.timer is not None:
+            self.timer.cancel()
+        for call in self.calls.values():
+            if not call.future.done():
+                call.future.cancel()
+        self.calls.clear()
+        self.engine.close()
+        self.sockets.close()
+        self.engine = None
+
+    # ---- calls ----
+
+    async def ping(self, host: str, *, count: int = 1, family: Optional[int] = None,
+                   on_reply: Optional[OnReply] = None) -> FleetResult:
+        """Probe host count times (period apart) and return its FleetResult.
+        Cancelling the call stops its probes only."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an int >= 1, got {count!r}")
+        if self.engine is None:
+            self.open()
+        fam, value, scope_id = await self._address(host, family)
+        if self.engine is None:
+            raise RuntimeError("the Pinger was closed")
+        packed = value.to_bytes(4 if fam == 4 else 16, "big")
+        try:
+            t = self.engine.add(fam, packed, scope_id)
+        except ValueError:
+            raise FleetNameError(host, f"no IPv{fam} socket for it") from None
+        assert self.loop is not None
+        future: "asyncio.Future[FleetResult]" = self.loop.create_future()
+        self.calls[t] = _Call(future, count, host, address_of(fam, value), fam, on_reply)
+        self._kick()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if t in self.calls and self.engine is not None:
+                del self.calls[t]
+                self.engine.cancel(t)
+                self._kick()
+            raise
+
+    async def _address(self, host: str, family: Optional[int]) -> "tuple[int, int, int]":
+        literal = _literal(host)
+        if literal is not None:
+            if family is not None and literal[0] != family:
+                raise FleetNameError(host, f"not an IPv{family} address")
+            return literal
+        try:
+            af, sockaddr = (await resolve_async(host, family=family,
+                                                socktype=socket.SOCK_DGRAM))[0]
+        except FleetNameError:
+            raise
+        except ResolveError as exc:
+            raise FleetNameError(exc.host, exc.reason) from None
+        fam = 4 if af == socket.AF_INET else 6
+        found = _literal(str(sockaddr[0]))
+        assert found is not None
+        return fam, found[1], int(sockaddr[3]) if fam == 6 else 0  # type: ignore[misc]
+
+    # ---- driving the engine on the loop ----
+
+    def _kick(self) -> None:
+        if not self.pending and self.loop is not None:
+            self.pending = True
+            self.loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        self.pending = False
+        engine = self.engine
+        if engine is None:
+            return
+        records = engine.step()
+        for r in records:
+            self._record(r)
+        assert self.loop is not None
+        if len(records) >= self.batch:
+            self._kick()  # more may be queued
+            return
+        wake = engine.next_wakeup_ns()
+        if wake < 0 or wake == self.timer_at:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = wake
+        delay = max(0.0, (wake - time.monotonic_ns()) / NS)
+        self.timer = self.loop.call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self.timer = None
+        self.timer_at = -1
+        self._pump()
+
+    def _record(self, r: Any) -> None:
+        kind, t = r[0], r[1]
+        call = self.calls.get(t)
+        if call is None:
+            if kind == DONE:
+                self.tally.open.pop(t, None)
+            return
+        tally = self.tally
+        if kind == DONE:
+            del self.calls[t]
+            result = tally.done(t, min(r[2], call.count), call.host, call.address, call.family)
+            if not call.future.done():
+                call.future.set_result(result)
+            return
+        if kind == REPLY:
+            state = tally.reply(t, r, call.family)
+            if r[6] == 0:
+                call.finals += 1
+            callback = call.on_reply or self.on_reply
+            if callback is not None and state is not None and state.replies:
+                callback(call.host, state.replies[-1])
+        elif kind == TIMEOUT:
+            tally.target(t, call.family).timeouts += 1
+            call.finals += 1
+        elif kind == ERROR:
+            tally.error(t, r, call.family)
+            call.finals += 1
+        elif kind == SEND_FAILED:
+            tally.target(t, call.family).failed += 1
+            call.finals += 1
+        if call.finals >= call.count and self.engine is not None:
+            self.engine.cancel(t)
+            self._kick()
+

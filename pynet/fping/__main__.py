@@ -1,0 +1,7 @@
+"""`python -m pynet.fping`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

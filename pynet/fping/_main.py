@@ -1,0 +1,295 @@
+"""`pynet fping`: fping's options, lines and exit codes over the fleet engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from typing import Any, Dict, List, Optional, TextIO, Tuple
+
+from .. import __version__
+from .._errors import PynetError, ResolveError
+from .._fleet_engine import BAD_CHECKSUM, DUP, ERROR, REPLY, TIMEOUT
+from ..fleet._result import FleetResult
+from ..fleet._run import Options, Run, check_options
+from . import _output as o
+from ._options import PROG, USAGE, Args, FpingUsage, parse
+from ._targets import load_targets, reverse_name
+
+__all__ = ["main"]
+
+
+class _Interval:
+    """-Q: one target's counts since the last interval summary."""
+
+    __slots__ = ("sent", "received", "sum", "min", "max")
+
+    def __init__(self) -> None:
+        self.sent = self.received = 0
+        self.sum = 0.0
+        self.min = self.max = -1.0
+
+
+class Command:
+    def __init__(self, a: Args, out: TextIO, err: TextIO) -> None:
+        self.a = a
+        self.out = out
+        self.err = err
+        self.unknown = 0
+        self.names: Dict[str, str] = {}
+        self.alive = 0
+        self.unreachable: List[int] = []
+        self.kept: Dict[int, FleetResult] = {}
+        self.intervals: Dict[int, _Interval] = {}
+        self.next_interval = 0.0
+        self.run: Optional[Run] = None
+        self.stopped = False
+        self.width = 0
+        self.quiet = a.quiet or a.json or a.reachable is not None or a.fast_reachable is not None
+
+    # ---- names ----
+
+    def name(self, index: int) -> str:
+        assert self.run is not None
+        targets = self.run.targets
+        if self.a.names:
+            return reverse_name(targets.address(index), self.names, True)
+        return targets.host(index)
+
+    def label(self, index: int) -> str:
+        """The name padded as fping pads it in -c/-C/-l lines: to the longest."""
+        return self.name(index).ljust(self.width)
+
+    def measure_width(self) -> None:
+        assert self.run is not None
+        targets = self.run.targets
+        width = 0
+        for seg in targets.segments:
+            if seg.host is not None and not self.a.names:
+                width = max(width, len(seg.host))
+                continue
+            for i in range(seg.first, seg.first + seg.size):
+                width = max(width, len(self.name(i)))
+        self.width = width
+
+    def on_unknown(self, exc: ResolveError) -> None:
+        self.unknown += 1
+        print(str(exc), file=self.err, flush=True)
+
+    # ---- per record (the main thread, as batches arrive) ----
+
+    def on_record(self, r: Tuple[Any, ...], state: Any, family: int) -> None:
+        kind = r[0]
+        a = self.a
+        if a.squiet_s is not None and kind in (REPLY, TIMEOUT):
+            self.count_interval(r)
+        if self.quiet:
+            return
+        t, probe = r[1], r[2]
+        prefix = o.stamp(r[9] / 1e9) if a.timestamp else ""
+        if kind == REPLY:
+            if r[6] & DUP:
+                print(prefix + o.duplicate_line(self.label(t), probe, r[5], r[3] / 1e6),
+                      file=self.err)
+            elif not r[6] & BAD_CHECKSUM:
+                sent = probe + 1
+                line = o.reply_line(self.label(t), probe, r[5], r[3] / 1e6,
+                                    state.sum / state.n / 1e6, o.loss(sent, state.received))
+                print(prefix + line, file=self.out)
+        elif kind == TIMEOUT:
+            sent = probe + 1
+            avg = state.sum / state.n / 1e6 if state.n else None
+            print(prefix + o.timeout_line(self.label(t), probe, avg,
+                                          o.loss(sent, state.received)), file=self.out)
+
+    def alive_result(self, index: int, r: FleetResult) -> None:
+        self.alive += 1
+        a = self.a
+        if a.fast_reachable is not None and self.alive >= a.fast_reachable and self.run:
+            self.run.stop()
+        if self.quiet or a.unreach:
+            return
+        elapsed = r.rtt_min_ms if a.elapsed else None
+        name = reverse_name(r.address, self.names, True) if a.names else r.host
+        print(o.alive_line(name, bare=a.alive, elapsed_ms=elapsed), file=self.out)
+
+    def count_interval(self, r: Tuple[Any, ...]) -> None:
+        iv = self.intervals.get(r[1])
+        if iv is None:
+            iv = self.intervals[r[1]] = _Interval()
+        iv.sent += 1
+        if r[0] == REPLY and not r[6]:
+            ms = r[3] / 1e6
+            iv.received += 1
+            iv.sum += ms
+            iv.min = ms if iv.min < 0 else min(iv.min, ms)
+            iv.max = max(iv.max, ms)
+
+    def on_batch(self) -> None:
+        self.out.flush()
+        if self.a.squiet_s is None:
+            return
+        now = time.monotonic()
+        if now < self.next_interval:
+            return
+        self.next_interval = now + self.a.squiet_s
+        if not self.intervals:
+            return
+        print(o.interval_header(), file=self.err)
+        for t in sorted(self.intervals):
+            iv = self.intervals[t]
+            avg = iv.sum / iv.received if iv.received else None
+            print(o.count_summary(self.label(t), iv.sent, iv.received, iv.min, avg, iv.max),
+                  file=self.err)
+        self.err.flush()
+        self.intervals.clear()
+
+    # ---- per target result ----
+
+    def on_result(self, index: int, r: FleetResult) -> None:
+        a = self.a
+        if a.json:
+            print(json.dumps(r.to_dict()), file=self.out)
+        elif a.counting:
+            self.kept[index] = r
+        if r.received == 0:
+            self.unreachable.append(index)
+        elif not a.counting:
+            self.alive_result(index, r)
+
+    # ---- the end ----
+
+    def sent_of(self, r: FleetResult) -> int:
+        """Probes that are final: fping does not count those still in
+        flight when it is interrupted."""
+        if not self.stopped:
+            return r.transmitted
+        return min(r.transmitted, r.received + r.timeouts + r.errors)
+
+    def finish(self) -> None:
+        a = self.a
+        assert self.run is not None
+        if a.json:
+            summary = self.run.summary()
+            print(json.dumps({"summary": summary.to_dict()}), file=self.out)
+            return
+        lists = a.reachable is None and a.fast_reachable is None
+        if lists and (a.unreach or (not self.quiet and not a.alive and not a.counting)):
+            for t in sorted(self.unreachable):
+                print(o.unreachable_line(self.name(t), bare=a.unreach), file=self.out)
+        self.out.flush()
+        if a.counting:
+            if not a.quiet:
+                print("", file=self.err)
+            for t in sorted(self.kept):
+                self.summary_line(t, self.kept[t])
+        if a.stats:
+            summary = self.run.summary()
+            for line in o.stats_block(summary, summary.timeouts):
+                print(line, file=self.err)
+        if a.reachable is not None:
+            print(o.reachable_line(a.reachable, self.reached()), file=self.out)
+        self.err.flush()
+
+    def summary_line(self, t: int, r: FleetResult) -> None:
+        a = self.a
+        sent = self.sent_of(r)
+        if a.vcount:
+            print(o.vcount_summary(self.label(t), o.probe_times(r, sent)), file=self.err)
+            return
+        outage = None
+        if a.outage:
+            outage = int((sent - r.received) * a.period_ms)
+        print(o.count_summary(self.label(t), sent, r.received, r.rtt_min_ms, r.rtt_avg_ms,
+                              r.rtt_max_ms, outage), file=self.err)
+
+    def reached(self) -> int:
+        assert self.run is not None
+        return self.run.targets.total - len(self.unreachable)
+
+    def exit_code(self) -> int:
+        a = self.a
+        if self.unknown:
+            return 2
+        if a.reachable is not None:
+            return 0 if self.reached() >= a.reachable else 1
+        if a.fast_reachable is not None:
+            return 0 if self.alive >= a.fast_reachable else 1
+        return 1 if self.unreachable else 0
+
+    # ---- the run ----
+
+    def options(self) -> Options:
+        a = self.a
+        count = 0 if a.loop else (a.count if a.count is not None else 1)
+        return Options(
+            count=count, interval=a.interval_ms / 1000.0, period=a.period_ms / 1000.0,
+            timeout=max(a.timeout_s(), 1e-6), retries=a.retries if not a.counting else 0,
+            backoff=a.backoff, rate=a.rate, size=a.size, ttl=a.ttl, family=a.family,
+            interface=a.interface, source=a.source,
+            keep_replies=a.vcount or a.json)
+
+    def execute(self) -> int:
+        options = self.options()
+        check_options(options)
+        targets = load_targets(self.a, self.on_unknown)
+        if targets.total == 0:
+            return 2 if self.unknown else 1
+        # Default mode needs no per-record callback (a target's one reply
+        # and its DONE come together): the run keeps its fast path.
+        self.run = Run(targets, options, on_record=self.on_record if self.a.counting else None,
+                       on_batch=self.on_batch)
+        if self.a.counting:
+            self.measure_width()
+        if self.a.squiet_s is not None:
+            self.next_interval = time.monotonic() + self.a.squiet_s
+        previous = signal.getsignal(signal.SIGINT)
+
+        def interrupted(_signum: int, _frame: Any) -> None:
+            self.stopped = True
+            if self.run is not None:
+                self.run.stop()
+
+        signal.signal(signal.SIGINT, interrupted)
+        try:
+            for index, result in self.run.results():
+                self.on_result(index, result)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.finish()
+        return self.exit_code()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        a = parse(args)
+        if a.help:
+            print(USAGE, end="")
+            return 0
+        if a.version:
+            print(f"{PROG}: Version 5.1 (pynet {__version__})")
+            return 0
+        return Command(a, sys.stdout, sys.stderr).execute()
+    except FpingUsage as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"see '{PROG} -h' for usage information", file=sys.stderr)
+        return exc.exit_code
+    except PynetError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        print(f"{PROG}: {exc.strerror or exc}", file=sys.stderr)
+        return 4

@@ -1,0 +1,125 @@
+"""The fleet library on both backends: ping(), sweep(), Pinger, targets and
+errors; and `pynet fping --json`."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import subprocess
+import sys
+from types import ModuleType
+
+import pytest
+from support import cli, offline
+
+from pynet import ResolveError, fleet
+from pynet.fleet._targets import Targets, parse_range
+
+
+def test_ping_many_targets_mixed_families(backend: ModuleType) -> None:
+    results = fleet.ping(["127.0.0.1", "::1", "127.1.0.0/30", ipaddress.ip_address("127.2.0.1")],
+                         count=2, period=0.02, backend=backend.NAME)
+    assert [r.address for r in results] == ["127.0.0.1", "::1", "127.1.0.1", "127.1.0.2",
+                                            "127.2.0.1"]
+    for r in results:
+        assert (r.transmitted, r.received, r.loss_percent) == (2, 2, 0.0)
+        assert [p.seq for p in sorted(r.replies, key=lambda p: p.seq)] == [0, 1]
+        assert r.rtt_min_ms is not None and r.rtt_max_ms is not None
+        assert 0 < r.rtt_min_ms <= r.rtt_avg_ms <= r.rtt_max_ms < 1000  # type: ignore[operator]
+        assert r.to_dict()["replies"][0]["source"] == r.address
+    assert results[1].family == 6
+
+
+def test_sweep_streams_every_host(backend: ModuleType) -> None:
+    seen = set()
+    for r in fleet.sweep("127.5.0.0/22", keep_replies=False, backend=backend.NAME):
+        assert r.received == 1 and r.replies == ()
+        seen.add(r.address)
+    assert len(seen) == 1022
+    assert "127.5.0.0" not in seen and "127.5.3.255" not in seen
+
+
+def test_more_than_a_sequence_space_in_one_run(c_backend: ModuleType) -> None:
+    got = sum(r.received for r in fleet.sweep("127.6.0.0/15", keep_replies=False,
+                                                timeout=2.0, backend="c"))
+    assert got == 131070
+
+
+def test_targets_stay_segments() -> None:
+    t = Targets(["127.16.0.0/12", "10.0.0.1"])
+    assert len(t) == 1048575 and len(t.segments) == 2
+    assert t.address(0) == "127.16.0.1" and t.address(1048573) == "127.31.255.254"
+    assert t.host(1048574) == "10.0.0.1"
+    assert parse_range("127.0.0.1", "127.0.1.0") == (4, 0x7F000001, 256)
+    with pytest.raises(ValueError):
+        parse_range("127.0.0.2", "127.0.0.1")
+    with pytest.raises(ValueError):
+        Targets(["::/64"])
+
+
+def test_bad_arguments_before_anything_is_sent(backend: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        fleet.ping("127.0.0.1", size=8, backend=backend.NAME)
+    with pytest.raises(ValueError):
+        fleet.ping("127.0.0.1", timeout=0, backend=backend.NAME)
+    with pytest.raises(TypeError):
+        fleet.ping("127.0.0.1", count=1.5, backend=backend.NAME)  # type: ignore[arg-type]
+    with pytest.raises(ResolveError):
+        fleet.ping("127.0.0.1", family=6, backend=backend.NAME)
+
+
+def test_unknown_name_raises_resolve_error() -> None:
+    code = ("from pynet import fleet\n"
+            "try:\n fleet.ping(['127.0.0.1', 'nosuch.invalid'])\n"
+            "except fleet.FleetNameError as e:\n print('RESOLVE', isinstance(e, OSError), e.host)")
+    out = subprocess.run([*offline(), sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=60, cwd="/")
+    assert out.stdout.strip() == "RESOLVE True nosuch.invalid", out.stderr
+
+
+def test_pinger_shares_one_engine(backend: ModuleType) -> None:
+    async def go() -> None:
+        replies = []
+        async with fleet.Pinger(timeout=1.0, period=0.02, backend=backend.NAME,
+                                on_reply=lambda host, r: replies.append(host)) as p:
+            hosts = [f"127.7.0.{i}" for i in range(1, 201)]
+            results = await asyncio.gather(*(p.ping(h) for h in hosts), p.ping("::1", count=3))
+            assert [r.received for r in results] == [1] * 200 + [3]
+            assert results[-1].transmitted == 3
+            assert sorted(replies) == sorted(hosts + ["::1"] * 3)
+    asyncio.run(go())
+
+
+def test_cancelling_one_call_stops_only_its_probes(backend: ModuleType) -> None:
+    async def go() -> None:
+        async with fleet.Pinger(timeout=1.0, period=0.01, backend=backend.NAME) as p:
+            seen = asyncio.Event()
+            victim = asyncio.ensure_future(p.ping("127.8.0.1", count=10_000,
+                                                  on_reply=lambda h, r: seen.set()))
+            others = [asyncio.ensure_future(p.ping(f"127.8.1.{i}", count=5)) for i in range(1, 21)]
+            await asyncio.wait_for(seen.wait(), 10)
+            victim.cancel()
+            results = await asyncio.gather(*others)
+            assert victim.cancelled()
+            assert all(r.received == 5 for r in results)
+            # The engine forgot the victim: nothing of it is left in flight.
+            for _ in range(100):
+                if p.engine.counters().active == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert p.engine.counters().active == 0
+            assert not p.calls
+    asyncio.run(go())
+
+
+def test_json_is_ndjson() -> None:
+    done = cli("pynet.fping", "--json", "-c", "2", "-p", "20", "127.0.0.1", "::1")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 3
+    assert sorted(d["address"] for d in lines[:2]) == ["127.0.0.1", "::1"]
+    assert all(d["received"] == 2 and len(d["replies"]) == 2 for d in lines[:2])
+    summary = lines[2]["summary"]
+    assert (summary["targets"], summary["alive"], summary["sent"], summary["received"]) == \
+        (2, 2, 4, 4)

@@ -1,0 +1,137 @@
+"""pynet fping against fping 5.1 itself: the same scenarios through both, in a
+namespace where 127.0.0.1 answers and 127.0.0.2 is silent. Every line of
+both outputs must match one of fping's patterns (tests/fping_lines.py), the
+lines must carry the same fields (the times aside), and the exit codes must
+agree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from typing import Iterator, List, Sequence, Tuple
+
+import pytest
+from fleet_netns import FleetNetns, loopback_namespace
+from fping_lines import parse
+from support import outside_env, program
+
+ALIVE, SILENT = "127.0.0.1", "127.0.0.2"
+FAST = ["-t", "50", "-r", "0"]
+COUNT = ["-p", "50", "-t", "50"]
+
+
+@pytest.fixture(scope="module")
+def ns() -> Iterator[FleetNetns]:
+    program("nft")
+    space = loopback_namespace("format", silent=SILENT)
+    try:
+        yield space
+    finally:
+        space.close()
+
+
+def run(ns: FleetNetns, ours: bool, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "pynet.fping"] if ours else [program("fping")]
+    return subprocess.run([*ns.prefix(), *cmd, *args], capture_output=True, text=True,
+                          timeout=60, cwd="/", env=outside_env(), stdin=subprocess.DEVNULL)
+
+
+def fields(text: str) -> Counter[Tuple[str, ...]]:
+    """Each line's kind and the fields that do not depend on timing."""
+    out: Counter[Tuple[str, ...]] = Counter()
+    for kind, f in parse(text):
+        if kind in ("reply", "timeout"):
+            key: Tuple[str, ...] = (kind, f["name"] or "", f["probe"] or "",
+                                    f.get("bytes") or "", f["loss"] or "")
+        elif kind == "count":
+            key = (kind, f["name"] or "", f["xmt"] or "", f["rcv"] or "", f["loss"] or "",
+                   f["outage"] or "", str(f["min"] is not None))
+        elif kind == "vcount":
+            times = (f["times"] or "").split()
+            key = (kind, f["name"] or "", str(len(times)), str(times.count("-")))
+        elif kind == "stat":
+            key = (kind, f["what"] or "", f["n"] or "")
+        elif kind in ("stat_ms", "elapsed", "interval"):
+            key = (kind, f.get("what") or "")
+        elif kind == "alive":
+            key = (kind, f["name"] or "", str(f["elapsed"] is not None))
+        else:
+            key = (kind, *(v or "" for v in f.values()))
+        out[key] += 1
+    return out
+
+
+SCENARIOS: List[List[str]] = [
+    [*FAST],
+    ["-c", "3", *COUNT],
+    ["-C", "3", *COUNT],
+    ["-q", "-c", "2", *COUNT],
+    ["-q", "-C", "2", *COUNT],
+    ["-s", "-t", "50", "-r", "1"],
+    ["-s", "-c", "2", *COUNT],
+    ["-a", *FAST],
+    ["-u", *FAST],
+    ["-e", *FAST],
+    ["-o", "-c", "3", *COUNT],
+    ["-D", "-c", "2", *COUNT],
+    ["-x", "1", *FAST],
+    ["-x", "2", *FAST],
+    ["-i", "0", "-c", "1", *COUNT],
+]
+
+
+@pytest.mark.parametrize("args", SCENARIOS, ids=lambda a: " ".join(a))
+def test_same_lines_as_fping(ns: FleetNetns, args: List[str]) -> None:
+    theirs = run(ns, False, [*args, ALIVE, SILENT])
+    ours = run(ns, True, [*args, ALIVE, SILENT])
+    assert ours.returncode == theirs.returncode, (ours.stderr, theirs.stderr)
+    assert fields(ours.stdout) == fields(theirs.stdout), (ours.stdout, theirs.stdout)
+    assert fields(ours.stderr) == fields(theirs.stderr), (ours.stderr, theirs.stderr)
+
+
+@pytest.mark.parametrize("target", ["127.0.0.0/30", "127.0.0.1 127.0.0.2"])
+def test_generate(ns: FleetNetns, target: str) -> None:
+    args = ["-g", *target.split(), *FAST]
+    theirs = run(ns, False, args)
+    ours = run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 1
+    assert fields(ours.stdout) == fields(theirs.stdout)
+    assert ("alive", ALIVE, "False") in fields(ours.stdout)
+
+
+@pytest.mark.parametrize("args", [
+    ["-Z", ALIVE], ["--nosuch", ALIVE], ["-c"], ["-l", "-c", "2", ALIVE], ["-a", "-u", ALIVE],
+    ["-B", "0.5", ALIVE], ["-b", "70000", ALIVE], ["-g", "127.0.0.0/33"],
+], ids=lambda a: " ".join(a))
+def test_bad_options_as_fping(ns: FleetNetns, args: List[str]) -> None:
+    theirs = run(ns, False, args)
+    ours = run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 1
+    assert "Traceback" not in ours.stderr
+    first = ours.stderr.splitlines()[0]
+    assert first.startswith("fping: ")
+    if not theirs.stderr.startswith("Usage:"):
+        assert first.split("fping: ", 1)[1] == theirs.stderr.splitlines()[0].split("fping: ", 1)[1]
+
+
+def test_unknown_host_reported_and_the_rest_run(ns: FleetNetns) -> None:
+    args = [*FAST, "nosuch.invalid", ALIVE]
+    theirs = run(ns, False, args)
+    ours = run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 2
+    assert ours.stdout == theirs.stdout == f"{ALIVE} is alive\n"
+    assert ours.stderr.startswith("nosuch.invalid: ")
+
+
+@pytest.mark.parametrize("flag", ["-c", "-C"])
+def test_names_padded_to_the_longest(ns: FleetNetns, flag: str) -> None:
+    args = [flag, "2", *COUNT, "127.0.0.1", "127.0.0.100"]
+    theirs, ours = run(ns, False, args), run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 0
+
+    def columns(text: str) -> List[int]:
+        return sorted(line.index(" : ") for line in text.splitlines() if " : " in line)
+
+    assert columns(ours.stdout) == columns(theirs.stdout) == [11] * 4
+    assert columns(ours.stderr) == columns(theirs.stderr) == [11] * 2
