@@ -12,7 +12,7 @@ from types import ModuleType
 
 from . import icmp
 from ._backend import name as backend
-from ._errors import MalformedPacket, PynetError, ResolveError
+from ._errors import ExporterError, MalformedPacket, PynetError, ResolveError
 from ._message import IcmpMessage
 from ._checksum import Checksum, checksum, checksum_update
 # ---- issue 3: ping (the function shadows the pynet.ping package on purpose;
@@ -35,6 +35,7 @@ def __getattr__(name: str) -> ModuleType:
 
 __all__ = [
     "Checksum",
+    "ExporterError",
     "IcmpMessage",
     "MalformedPacket",
     "PynetError",

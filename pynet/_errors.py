@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import _wire as w
 
-__all__ = ["MalformedPacket", "PynetError", "ResolveError", "describe_malformed"]
+__all__ = ["ConfigError", "ExporterError", "MalformedPacket", "PynetError", "ResolveError",
+           "describe_malformed"]
 
 
 class PynetError(Exception):
@@ -70,3 +71,31 @@ class MalformedPacket(PynetError, ValueError):
 
     def __reduce__(self) -> tuple[type[MalformedPacket], tuple[int]]:
         return (type(self), (self.reason,))
+
+
+# ---- exporter (pynet exporter): its base error and the config's --------------
+
+
+class ExporterError(PynetError):
+    """Base class of the exporter's errors: a bad listen address, a port
+    in use, a missing optional dependency. The command exits with 1."""
+
+    exit_code = 1
+
+
+class ConfigError(ExporterError, ValueError):
+    """A config file that cannot be used; the message names the file and
+    the line (``line`` is 0 when no line applies)."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        super().__init__(path, line, message)
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, int, str]]:
+        return (type(self), (self.path, self.line, self.message))
