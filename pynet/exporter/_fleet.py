@@ -215,7 +215,9 @@ class FleetProber:
     snapshot() from any thread; stop() ends the thread and frees everything."""
 
     def __init__(self, groups: Sequence[Group], *, backend: Optional[str] = None,
-                 previous: Optional["FleetProber"] = None) -> None:
+                 previous: Optional["FleetProber"] = None,
+                 engine: Optional[Tuple[EngineFactory, Any]] = None) -> None:
+        """engine: (Engine class, EngineConfig class) instead of the backend's."""
         self.lock = threading.Lock()
         self.engines: List[_GroupEngine] = []
         self._stop = threading.Event()
@@ -223,7 +225,7 @@ class FleetProber:
         self.failure = ""
         if not groups:
             return
-        factory, config_cls = engine_class(backend)
+        factory, config_cls = engine if engine is not None else engine_class(backend)
         old = {} if previous is None else {(s.group, s.host, s.ip): s
                                            for s in previous.all_stats()}
         try:

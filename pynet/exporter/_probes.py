@@ -132,7 +132,8 @@ def probe_icmp(out: Outcome, target: str, module: Module, budget: float,
         good = [p for p in r.replies if p.checksum_ok and not p.duplicate]
         if good:
             first = good[0]
-            sent_at = first.time_s - first.rtt_ms / 1e3 - first.seq * module.interval
+            # Sequence numbers start at 1, as iputils numbers them.
+            sent_at = first.time_s - first.rtt_ms / 1e3 - (first.seq - 1) * module.interval
             phases["setup"] = min(max(sent_at - called, 0.0), budget)
             phases["rtt"] = r.rtt_avg_ms / 1e3
     finally:
