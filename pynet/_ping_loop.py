@@ -87,3 +87,7 @@ ICMP6_FILTER = 1           # level IPPROTO_ICMPV6: 256 bits, set = drop
 SO_EE_ORIGIN_LOCAL = 1
 SO_EE_ORIGIN_ICMP = 2
 SO_EE_ORIGIN_ICMP6 = 3
+SO_RXQ_OVFL = 40           # a cmsg per packet: the socket's drops since it was made
+SO_MEMINFO = 55            # getsockopt: struct of u32, SK_MEMINFO_DROPS the ninth
+SO_RCVBUFFORCE = 33        # SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
+SO_ATTACH_FILTER = 26

@@ -4,14 +4,12 @@ kernel owns the echo id."""
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 import socket
-import struct
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
 from ._errors import PingPermissionError, PingSocketError
 
@@ -25,28 +23,6 @@ ICMP6_ECHO_REPLY = 129
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
-SO_RCVBUFFORCE = 33
-SO_ATTACH_FILTER = 26
-
-# Classic BPF (linux/filter.h): opcodes and the two outcomes.
-BPF_LD_B_ABS = 0x30
-BPF_LD_H_ABS = 0x28
-BPF_LD_B_IND = 0x50
-BPF_LD_H_IND = 0x48
-BPF_LDX_B_MSH = 0xB1
-BPF_JEQ_K = 0x15
-BPF_RET_K = 0x06
-BPF_ACCEPT = 0xFFFFFFFF
-BPF_DROP = 0
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
-                ("k", ctypes.c_uint32)]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
 @dataclass
@@ -65,73 +41,23 @@ class IcmpSocket:
 
 
 def _setopt(sock: socket.socket, level: int, option: int, value: object, what: str) -> None:
-    try:
-        sock.setsockopt(level, option, value)  # type: ignore[call-overload]
-    except OSError as exc:
-        raise PingSocketError(exc.errno, f"{what}: {exc.strerror}") from None
+    ics.setopt(sock, level, option, value, what, PingSocketError)
 
 
 def _create(af: int, proto: int, privileged: Optional[bool]) -> Tuple[socket.socket, bool]:
-    raw_error: Optional[OSError] = None
-    if privileged is not False:
-        try:
-            return socket.socket(af, socket.SOCK_RAW, proto), True
-        except PermissionError as exc:
-            if privileged:
-                raise PingPermissionError(f"raw socket: {exc.strerror}") from None
-            raw_error = exc
-    try:
-        return socket.socket(af, socket.SOCK_DGRAM, proto), False
-    except OSError as exc:
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT):
-            raise PingSocketError(exc.errno, f"socket: {exc.strerror}") from None
-        detail = f"datagram socket: {exc.strerror}"
-        if raw_error is not None:
-            detail = f"raw socket: {raw_error.strerror}; {detail}"
-        raise PingPermissionError(detail) from None
+    return ics.create(af, privileged, PingPermissionError, PingSocketError)
 
 
 def _filters(sock: socket.socket, family: int) -> None:
-    """Raw sockets see every ICMP message: let through only what ping
-    reads (echo replies; on IPv4 also redirects and source quenches). ICMP
-    errors come through the error queue, which no filter touches."""
-    if family == 4:
-        passed = (1 << ICMP_ECHOREPLY) | (1 << ICMP_SOURCE_QUENCH) | (1 << ICMP_REDIRECT)
-        _setopt(sock, pl.SOL_RAW, pl.ICMP_FILTER, struct.pack("=I", ~passed & 0xFFFFFFFF),
-                "ICMP_FILTER")
-    else:
-        words = [0xFFFFFFFF] * 8
-        words[ICMP6_ECHO_REPLY >> 5] &= ~(1 << (ICMP6_ECHO_REPLY & 31)) & 0xFFFFFFFF
-        _setopt(sock, socket.IPPROTO_ICMPV6, pl.ICMP6_FILTER, struct.pack("=8I", *words),
-                "ICMP6_FILTER")
+    """Let through only what ping reads: echo replies (on IPv4 also
+    redirects and source quenches)."""
+    passed = ((ICMP_ECHOREPLY, ICMP_SOURCE_QUENCH, ICMP_REDIRECT) if family == 4
+              else (ICMP6_ECHO_REPLY,))
+    ics.type_filter(sock, family, passed, PingSocketError)
 
 
 def _id_filter(sock: socket.socket, family: int, ident: int) -> None:
-    """A socket filter that drops other processes' echo replies in the
-    kernel, as iputils installs: with another ping flooding the host, they
-    would otherwise fill our receive buffer and crowd out our own replies."""
-    if family == 4:
-        # X = the IPv4 header length; the ICMP header follows it.
-        prologue = [(BPF_LDX_B_MSH, 0, 0, 0)]
-        load_type, load_id = (BPF_LD_B_IND, 0, 0, 0), (BPF_LD_H_IND, 0, 0, 4)
-        reply = ICMP_ECHOREPLY
-    else:
-        prologue = []  # raw ICMPv6 sockets see no IPv6 header
-        load_type, load_id = (BPF_LD_B_ABS, 0, 0, 0), (BPF_LD_H_ABS, 0, 0, 4)
-        reply = ICMP6_ECHO_REPLY
-    program = prologue + [
-        load_type,
-        (BPF_JEQ_K, 1, 0, reply),        # an echo reply: look at its id
-        (BPF_RET_K, 0, 0, BPF_ACCEPT),   # anything else: the ICMP filter decided
-        load_id,
-        (BPF_JEQ_K, 0, 1, ident),
-        (BPF_RET_K, 0, 0, BPF_ACCEPT),   # ours
-        (BPF_RET_K, 0, 0, BPF_DROP),     # another process's reply
-    ]
-    insns = (_SockFilter * len(program))(*[_SockFilter(*i) for i in program])
-    fprog = _SockFprog(len(program), insns)
-    # The kernel copies the program during the call; insns lives until then.
-    _setopt(sock, socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog), "SO_ATTACH_FILTER")
+    ics.id_filter(sock, family, ident, PingSocketError)
 
 
 def _is_address(text: str) -> bool:
@@ -180,14 +106,8 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         sock.set_inheritable(False)
         _bind(sock, af, interface)
         _setopt(sock, socket.SOL_SOCKET, pl.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS")
-        try:
-            # Past net.core.rmem_max when allowed (root), for flood bursts.
-            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
-        except OSError:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            except OSError:
-                pass  # the default buffer still works, only smaller
+        # Past net.core.rmem_max when allowed (root), for flood bursts.
+        ics.size_rcvbuf(sock, RCVBUF)
         if family == 4:
             _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:

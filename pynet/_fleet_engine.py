@@ -1,0 +1,120 @@
+"""What the two fleet-engine backends share: the engine's configuration, its
+counters, and the record it writes per event (struct pn_fleet_config,
+pn_fleet_counters and pn_fleet_record in csrc/pynet.h).
+
+The C engine is csrc/fleet.c (wrapped by pynet/_c/fleet.py), its pure-Python
+twin pynet/_reference/fleet.py. Both implement the Engine protocol below,
+take an EngineConfig, return records as plain tuples in RECORD layout, and
+must agree record for record on the same traffic.
+
+One engine probes many targets over one socket per address family. Targets
+are numbered 0, 1, 2, ... in the order they are added (both families share
+the numbering). A probe is one echo request to one target; probes of a
+target are numbered 0, 1, 2, ... in the order they are sent, retries
+included. A reply is matched only when it comes from the target's address,
+carries our identifier (raw sockets; the kernel owns it on datagram sockets)
+and echoes the payload we sent: the run's random key, the target index and
+the probe number. The RTT runs from the send time kept in memory to the
+kernel's receive timestamp; nothing in the payload is trusted for arithmetic.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import List, NamedTuple, Protocol, Tuple
+
+__all__ = [
+    "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MIN_PAYLOAD", "RECORD", "REPLY",
+    "SEND_FAILED", "TIMEOUT", "Counters", "Engine", "EngineConfig", "Record",
+]
+
+# enum pn_fleet_kind
+REPLY = 1          # an echo reply matched to (target, probe)
+ERROR = 2          # an ICMP error (unreachable, time exceeded, ...) quoting our probe
+TIMEOUT = 3        # a probe got no reply within its timeout
+SEND_FAILED = 4    # the kernel refused the send for good; the probe counts as sent
+DONE = 5           # the target is finished: every probe final, or cancelled
+# enum pn_fleet_flag
+DUP = 1
+BAD_CHECKSUM = 2
+
+# The payload starts with the run's key, the target index and the probe
+# number (network order); the rest is a fill pattern.
+KEY_LEN = 8
+MIN_PAYLOAD = KEY_LEN + 4 + 4
+
+# struct pn_fleet_record: ten int64 fields, then the sender's address.
+RECORD = struct.Struct("=10q16s")
+
+# (kind, target, probe, rtt_ns, ttl, bytes, flags, type, code, when_ns, from)
+#   rtt_ns, ttl, bytes: replies (ttl -1 when unknown); type, code: errors;
+#   when_ns: CLOCK_REALTIME of the event; from: the sender (4 or 16 bytes used)
+Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    fd4: int = -1              # ICMP socket for IPv4 targets, -1: none
+    raw4: bool = True          # raw (our id; replies carry the IP header) or datagram
+    fd6: int = -1
+    raw6: bool = True
+    ident: int = 0             # echo id on raw sockets
+    key: bytes = bytes(KEY_LEN)  # per-run random key, KEY_LEN bytes
+    payload_len: int = 56      # >= MIN_PAYLOAD
+    count: int = 1             # probes per target; 0: until cancelled or stopped
+    interval_ns: int = 0       # least gap between any two sends (fping -i); 0: none
+    period_ns: int = 1_000_000_000   # between probes to one target (fping -p)
+    timeout_ns: int = 500_000_000    # per probe (fping -t); retries multiply it by backoff
+    retries: int = 0           # extra probes to a target that has not answered yet (fping -r)
+    backoff: float = 1.5       # (fping -B)
+    rate_pps: int = 0          # global cap on sends per second; 0: none
+    batch: int = 4096          # records per call at most
+
+
+class Counters(NamedTuple):
+    sent: int
+    received: int              # matched replies, duplicates and corrupted ones not included
+    duplicates: int
+    corrupted: int             # bad checksum
+    errors: int                # ICMP errors quoting our probes
+    malformed: int             # unparseable packets: counted, skipped
+    foreign: int               # well-formed packets that are not ours (other id, key, source)
+    kernel_drops: int          # receive-queue overflows (SO_RXQ_OVFL)
+    active: int                # targets not yet DONE
+    done: bool                 # no target left and nothing in flight
+
+
+class Engine(Protocol):
+    """The interface both backends implement (pynet._c.fleet.Engine,
+    pynet._reference.fleet.Engine). Not thread-safe: one thread drives it."""
+
+    def __init__(self, config: EngineConfig) -> None: ...
+
+    def add(self, family: int, addresses: bytes, scope_id: int = 0) -> int:
+        """Append targets: ``addresses`` is n packed addresses of ``family``
+        (4 or 6) laid end to end. Returns the index of the first. Targets
+        added while a run is going are probed from the next call on."""
+
+    def cancel(self, target: int) -> None:
+        """Stop probing target; its DONE record follows (late replies to it
+        are then ignored as foreign)."""
+
+    def run(self, until_ns: int, flush_ns: int) -> List[Record]:
+        """Drive sends and receives, waiting when nothing is due, with the GIL
+        released (C). Returns when: every target is DONE, ``batch`` records
+        are ready, CLOCK_MONOTONIC reaches until_ns (0: no limit), flush_ns
+        has passed since the first record of this call, or a signal
+        interrupted a wait."""
+
+    def step(self) -> List[Record]:
+        """run() that never waits: read what is queued, send what is due,
+        expire what timed out. For an event loop that watches fileno()s."""
+
+    def next_wakeup_ns(self) -> int:
+        """CLOCK_MONOTONIC of the next due send or timeout; -1: none."""
+
+    def counters(self) -> Counters: ...
+
+    def close(self) -> None:
+        """Free the engine's memory (the sockets belong to the caller)."""

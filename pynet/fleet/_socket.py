@@ -1,0 +1,142 @@
+"""The sockets of one fleet-engine run: one ICMP socket per address family,
+raw when allowed (root, CAP_NET_RAW), else the unprivileged datagram kind
+(net.ipv4.ping_group_range), set up for batched, timestamped reads."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Optional
+
+from .. import _icmp_socket as ics
+from .. import _ping_loop as pl
+from .. import _wire as w
+from ._errors import FleetPermissionError, FleetSocketError
+
+__all__ = ["FleetSockets", "open_sockets", "rcvbuf_for"]
+
+# What one small reply costs the receive buffer (skb truesize, about), and
+# how long a burst of replies the buffer should hold at the send rate.
+PER_REPLY = 1024
+HOLD_S = 0.2
+RCVBUF_MIN = 4 << 20
+RCVBUF_MAX = 64 << 20
+RCVBUF_UNPACED = 16 << 20
+
+
+def rcvbuf_for(rate_pps: int, payload_len: int) -> int:
+    """The receive buffer to ask for: HOLD_S of replies at rate_pps (0: as
+    fast as the engine sends, which is bursts of its send batch)."""
+    if rate_pps <= 0:
+        return RCVBUF_UNPACED
+    want = int(rate_pps * (PER_REPLY + payload_len) * HOLD_S)
+    return max(RCVBUF_MIN, min(RCVBUF_MAX, want))
+
+
+@dataclass
+class FleetSockets:
+    """fd4/fd6 are -1 for a family not opened. The engine borrows the fds;
+    close() closes the sockets."""
+
+    fd4: int = -1
+    raw4: bool = False
+    fd6: int = -1
+    raw6: bool = False
+    ident: int = 0            # our echo id on raw sockets (the kernel's on datagram ones)
+    rcvbuf: Dict[int, int] = field(default_factory=dict)   # granted, per family
+    socks: Dict[int, socket.socket] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for sock in self.socks.values():
+            sock.close()
+        self.socks.clear()
+        self.fd4 = self.fd6 = -1
+
+    def __enter__(self) -> "FleetSockets":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _setopt(sock: socket.socket, level: int, option: int, value: object, what: str) -> None:
+    ics.setopt(sock, level, option, value, what, FleetSocketError)
+
+
+def _bind(sock: socket.socket, af: int, interface: Optional[str], source: Optional[str]) -> None:
+    if interface:
+        _setopt(sock, socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode(),
+                f"SO_BINDTODEVICE {interface}")
+    if source:
+        try:
+            sock.bind((source, 0) if af == socket.AF_INET else (source, 0, 0, 0))
+        except OSError as exc:
+            raise FleetSocketError(exc.errno, f"bind {source}: {exc.strerror}") from None
+
+
+def _open_one(family: int, privileged: Optional[bool], ident: int, rcvbuf: int,
+              ttl: Optional[int], interface: Optional[str], source: Optional[str],
+              filter_id: bool) -> "tuple[socket.socket, bool, int]":
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    sock, raw = ics.create(af, privileged, FleetPermissionError, FleetSocketError)
+    try:
+        sock.set_inheritable(False)
+        sock.setblocking(False)
+        _bind(sock, af, interface, source)
+        _setopt(sock, socket.SOL_SOCKET, pl.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS")
+        _setopt(sock, socket.SOL_SOCKET, pl.SO_RXQ_OVFL, 1, "SO_RXQ_OVFL")
+        granted = ics.size_rcvbuf(sock, rcvbuf)
+        if family == 4:
+            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
+            if ttl is not None:
+                _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
+                        "cannot set unicast time-to-live")
+        else:
+            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
+            if ttl is not None:
+                _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
+                        "cannot set unicast hop limit")
+        if raw:
+            # Our own echo requests loop back on lo to every raw socket: read
+            # only echo replies here (ICMP errors come by the error queue).
+            reply = w.ICMP_ECHO_REPLY if family == 4 else w.ICMP6_ECHO_REPLY
+            ics.type_filter(sock, family, (reply,), FleetSocketError)
+            if filter_id:
+                ics.id_filter(sock, family, ident, FleetSocketError)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, raw, granted
+
+
+def open_sockets(families: Iterable[int], privileged: Optional[bool] = None, *,
+                 rate_pps: int = 0, payload_len: int = 56, ttl: Optional[int] = None,
+                 interface: Optional[str] = None, source4: Optional[str] = None,
+                 source6: Optional[str] = None, rcvbuf: Optional[int] = None,
+                 filter_id: bool = True) -> FleetSockets:
+    """One socket per family in families (4, 6). privileged: True raw only,
+    False datagram only, None raw when allowed. rcvbuf: bytes to ask for
+    (default: rcvbuf_for(rate_pps, payload_len)). filter_id: drop other
+    processes' echo replies in the kernel (raw sockets)."""
+    out = FleetSockets(ident=int.from_bytes(os.urandom(2), "big"))
+    want = rcvbuf if rcvbuf is not None else rcvbuf_for(rate_pps, payload_len)
+    try:
+        for family in sorted(set(families)):
+            if family not in (4, 6):
+                raise ValueError(f"family must be 4 or 6, not {family!r}")
+            source = source4 if family == 4 else source6
+            sock, raw, granted = _open_one(family, privileged, out.ident, want, ttl, interface,
+                                           source, filter_id)
+            out.socks[family] = sock
+            out.rcvbuf[family] = granted
+            if family == 4:
+                out.fd4, out.raw4 = sock.fileno(), raw
+            else:
+                out.fd6, out.raw6 = sock.fileno(), raw
+    except BaseException:
+        out.close()
+        raise
+    return out
