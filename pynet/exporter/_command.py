@@ -15,7 +15,7 @@ from .._cli import ArgumentParser, UsageError, run_main
 from .._errors import ExporterError, PynetError
 from ._config import Config, default_config, load
 
-__all__ = ["main", "parse_listen"]
+__all__ = ["main", "parse_listen", "startup_warnings"]
 
 PROG = "pynet exporter"
 DEFAULT_LISTEN = "127.0.0.1:9427"
@@ -71,6 +71,17 @@ def _describe(config: Config) -> str:
             f"{len(config.groups)} groups with {targets} targets, /probe allows {allow}")
 
 
+def startup_warnings(host: str, config: Config) -> List[str]:
+    out = []
+    if ipaddress.ip_address(host).is_unspecified:
+        out.append(f"listening on every interface ({host}): anyone who reaches this host "
+                   "can make it probe")
+    if config.allow is None:
+        out.append("no allow-list in the config: /probe probes any target it is given "
+                   "(an open prober)")
+    return out
+
+
 def _run(argv: List[str]) -> int:
     args = _parser().parse_args(argv)
     if args.config_check:
@@ -90,12 +101,8 @@ def _run(argv: List[str]) -> int:
     from ._server import Exporter
 
     config = _load(args.config)
-    if ipaddress.ip_address(host).is_unspecified:
-        log.warning("listening on every interface (%s): anyone who reaches this host can "
-                    "make it probe", args.listen)
-    if config.allow is None:
-        log.warning("no allow-list in the config: /probe probes any target it is given "
-                    "(an open prober)")
+    for warning in startup_warnings(host, config):
+        log.warning("%s", warning)
     fleet = _start_fleet(config)
     try:
         server = Exporter((host, port), config, fleet=fleet)  # type: ignore[arg-type]
@@ -112,14 +119,23 @@ def _run(argv: List[str]) -> int:
         with reload_lock:
             try:
                 new = _load(args.config)
-                prober = _start_fleet(new, previous=server.fleet)
             except PynetError as exc:
                 server.stats.reload_ok = 0.0
                 log.error("config reload failed, keeping the old config: %s", exc)
                 return
-            old = server.swap(new, prober)  # type: ignore[arg-type]
+            # The old engines stop first (their sockets and memory go), and
+            # the new prober carries on the counters of the targets that stay.
+            old = server.fleet
             if old is not None:
-                old.stop()
+                old.stop()  # type: ignore[attr-defined]
+            try:
+                prober = _start_fleet(new, previous=old)
+            except (PynetError, OSError) as exc:
+                server.stats.reload_ok = 0.0
+                log.error("config reload failed, keeping the old config: %s", exc)
+                server.fleet = _start_fleet(server.config, previous=old)  # type: ignore[assignment]
+                return
+            server.swap(new, prober)  # type: ignore[arg-type]
             server.stats.reload_ok, server.stats.reload_time = 1.0, time.time()
             log.info("config reloaded: %s", _describe(new))
 

@@ -191,7 +191,7 @@ class _Checker:
         value = table.get(where[-1])
         if value not in (None, 4, 6) or isinstance(value, bool):
             raise self.fail(where, f"{'.'.join(where)} must be 4 or 6")
-        return value  # type: ignore[no-any-return]
+        return value
 
     def network(self, text: str, where: Tuple[str, ...]) -> Network:
         try:

@@ -9,6 +9,7 @@ only opens its sockets, feeds it targets and reads its records.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import ipaddress
 import logging
@@ -64,6 +65,7 @@ class TargetStats:
     rtt_sum: float = 0.0
     replies: int = 0
     requests: int = 0               # probes whose outcome is known (numbered in send order)
+    base: int = 0                   # requests counted by an earlier engine (before a reload)
     duplicates: int = 0
     corrupted: int = 0
     icmp_errors: int = 0
@@ -93,7 +95,7 @@ def _open_socket(family: int) -> Tuple[socket.socket, bool, int]:
         ps._setopt(sock, socket.SOL_SOCKET, pl.SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS")
         ps._setopt(sock, socket.SOL_SOCKET, SO_RXQ_OVFL, 1, "SO_RXQ_OVFL")
         try:
-            sock.setsockopt(socket.SOL_SOCKET, ps.SO_RCVBUFFORCE, RCVBUF)
+            sock.setsockopt(socket.SOL_SOCKET, pl.SO_RCVBUFFORCE, RCVBUF)
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         if family == 4:
@@ -152,8 +154,12 @@ class _GroupEngine:
             packed[family].append(socket.inet_pton(
                 socket.AF_INET6 if family == 6 else socket.AF_INET, ip))
             by_family[family].append(len(self.stats))
-            key = (group.name, host, ip)
-            self.stats.append(previous.get(key) or TargetStats(group.name, host, ip))
+            old = previous.get((group.name, host, ip))
+            if old is None:
+                self.stats.append(TargetStats(group.name, host, ip))
+            else:  # counters carry on; the new engine numbers its probes from 0
+                self.stats.append(dataclasses.replace(old, buckets=list(old.buckets),
+                                                      base=old.requests))
         fds: Dict[str, Any] = {}
         ident = 0
         for family in (4, 6):
@@ -199,8 +205,8 @@ class _GroupEngine:
                 s.timeouts += 1
             else:
                 continue
-            if probe + 1 > s.requests:
-                s.requests = probe + 1
+            if s.base + probe + 1 > s.requests:
+                s.requests = s.base + probe + 1
 
     def close(self) -> None:
         try:
@@ -223,6 +229,7 @@ class FleetProber:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.failure = ""
+        self.retired: List[TargetStats] = []   # the stats, once stopped
         if not groups:
             return
         factory, config_cls = engine if engine is not None else engine_class(backend)
@@ -237,6 +244,8 @@ class FleetProber:
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 
     def all_stats(self) -> List[TargetStats]:
+        if not self.engines:
+            return self.retired
         return [s for e in self.engines for s in e.stats]
 
     def start(self) -> None:
@@ -283,9 +292,7 @@ class FleetProber:
     def snapshot(self) -> Tuple[List[TargetStats], Dict[str, Any]]:
         """Copies of every target's stats, and each group's engine counters."""
         with self.lock:
-            stats = [TargetStats(s.group, s.host, s.ip, list(s.buckets), s.rtt_sum, s.replies,
-                                 s.requests, s.duplicates, s.corrupted, s.icmp_errors,
-                                 s.timeouts) for s in self.all_stats()]
+            stats = [dataclasses.replace(s, buckets=list(s.buckets)) for s in self.all_stats()]
             counters = {e.group.name: e.counters for e in self.engines if e.counters}
         return stats, counters
 
@@ -298,6 +305,8 @@ class FleetProber:
                 pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self.lock:
+            self.retired = self.all_stats()
         self.close()
 
     def close(self) -> None:

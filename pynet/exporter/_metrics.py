@@ -159,8 +159,8 @@ def exporter_registry(own: ExporterCollector, fleet: FleetCollector) -> Collecto
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    registry.register(own)  # type: ignore[arg-type]
-    registry.register(fleet)  # type: ignore[arg-type]
+    registry.register(own)
+    registry.register(fleet)
     return registry
 
 
