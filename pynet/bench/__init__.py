@@ -1,5 +1,6 @@
 """`python -m pynet.bench`: benchmark runners. ``echo`` measures every echo
-server side by side with the C load generator (see pynet.bench.echo)."""
+server side by side with the C load generator (see pynet.bench.echo);
+``exporter`` puts the exporter beside blackbox_exporter (pynet.bench.exporter)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import List, Optional
 __all__ = ["main"]
 
 USAGE = "usage: pynet bench echo [--quick] [--duration S] [--warmup S] [--servers A,B] " \
-        "[--idle N] [--json FILE] [--chart FILE]"
+        "[--idle N] [--json FILE] [--chart FILE]\n" \
+        "       pynet bench exporter [--quick] [--probes N] [--rounds N] [--targets N] " \
+        "[--duration S] [--json FILE]"
 
 
 def _main(argv: List[str]) -> int:
@@ -16,8 +19,11 @@ def _main(argv: List[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if argv else 2
+    if argv[0] == "exporter":
+        from .exporter import main as exporter_main
+        return exporter_main(argv[1:])
     if argv[0] != "echo":
-        raise UsageError(f"unknown benchmark {argv[0]!r}; the one there is: echo")
+        raise UsageError(f"unknown benchmark {argv[0]!r}; the ones there are: echo, exporter")
     from .echo import main as echo_main
     return echo_main(argv[1:])
 

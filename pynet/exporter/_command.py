@@ -9,11 +9,14 @@ import signal
 import sys
 import threading
 import time
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from .._cli import ArgumentParser, UsageError, run_main
 from .._errors import ExporterError, PynetError
 from ._config import Config, default_config, load
+
+if TYPE_CHECKING:
+    from ._fleet import FleetProber
 
 __all__ = ["main", "parse_listen", "startup_warnings"]
 
@@ -55,10 +58,10 @@ def _load(path: Optional[str]) -> Config:
     return default_config() if path is None else load(path)
 
 
-def _start_fleet(config: Config, previous: object = None) -> object:
+def _start_fleet(config: Config, previous: Optional["FleetProber"] = None) -> "FleetProber":
     from ._fleet import FleetProber
 
-    prober = FleetProber(config.groups, previous=previous)  # type: ignore[arg-type]
+    prober = FleetProber(config.groups, previous=previous)
     prober.start()
     return prober
 
@@ -105,9 +108,9 @@ def _run(argv: List[str]) -> int:
         log.warning("%s", warning)
     fleet = _start_fleet(config)
     try:
-        server = Exporter((host, port), config, fleet=fleet)  # type: ignore[arg-type]
+        server = Exporter((host, port), config, fleet=fleet)
     except OSError as exc:
-        fleet.stop()  # type: ignore[attr-defined]
+        fleet.stop()
         raise ExporterError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
     server.stats.reload_time = time.time()
     bound = server.server_address
@@ -127,15 +130,15 @@ def _run(argv: List[str]) -> int:
             # the new prober carries on the counters of the targets that stay.
             old = server.fleet
             if old is not None:
-                old.stop()  # type: ignore[attr-defined]
+                old.stop()
             try:
                 prober = _start_fleet(new, previous=old)
             except (PynetError, OSError) as exc:
                 server.stats.reload_ok = 0.0
                 log.error("config reload failed, keeping the old config: %s", exc)
-                server.fleet = _start_fleet(server.config, previous=old)  # type: ignore[assignment]
+                server.fleet = _start_fleet(server.config, previous=old)
                 return
-            server.swap(new, prober)  # type: ignore[arg-type]
+            server.swap(new, prober)
             server.stats.reload_ok, server.stats.reload_time = 1.0, time.time()
             log.info("config reloaded: %s", _describe(new))
 
