@@ -301,4 +301,96 @@ struct pn_ping_record {
 long pn_ping_run(const struct pn_ping_config *config, struct pn_ping_state *state,
                  struct pn_ping_record *out, size_t cap, int64_t flush_ns);
 
+/* ---- fleet: the many-target probe engine (csrc/fleet.c, fleet_io.c) ------ */
+
+/* One engine probes many targets over one ICMP socket per family. The rules
+ * (schedule, matching, probe states) are written out in csrc/fleet.c and its
+ * pure-Python twin pynet/_reference/fleet.py; pynet/_fleet_engine.py holds
+ * the shared layout. Records, counters and config mirror it field for field. */
+enum pn_fleet_kind {
+    PN_FLEET_REPLY = 1,        /* an echo reply matched to (target, probe) */
+    PN_FLEET_ERROR = 2,        /* an ICMP error quoting our probe */
+    PN_FLEET_TIMEOUT = 3,      /* no reply within the probe's timeout */
+    PN_FLEET_SEND_FAILED = 4,  /* the kernel refused the send for good (code: errno) */
+    PN_FLEET_DONE = 5,         /* the target is finished (probe: how many were sent) */
+};
+enum pn_fleet_flag {
+    PN_FLEET_DUP = 1,
+    PN_FLEET_BAD_CHECKSUM = 2,
+};
+#define PN_FLEET_KEY_LEN 8
+#define PN_FLEET_MIN_PAYLOAD 16     /* key, target index, probe number */
+#define PN_FLEET_MAX_PAYLOAD 65000
+#define PN_FLEET_SEQ_LOG 65536      /* (target, probe) remembered per ICMP seq */
+#define PN_FLEET_MAX_WINDOW 65536   /* probe slots per target at most */
+#define PN_FLEET_MAX_TARGETS 0x7ffffffe
+#define PN_FLEET_MAX_RETRIES 1000
+
+struct pn_fleet_config {
+    int fd4, raw4;             /* the IPv4 socket (-1: none), raw or datagram */
+    int fd6, raw6;
+    int ident;                 /* echo id on raw sockets */
+    uint8_t key[PN_FLEET_KEY_LEN];
+    int payload_len;           /* PN_FLEET_MIN_PAYLOAD..PN_FLEET_MAX_PAYLOAD */
+    int64_t count;             /* probes per target; 0: until cancelled */
+    int64_t interval_ns;       /* least gap between any two sends; 0: none */
+    int64_t period_ns;         /* between probes to one target */
+    int64_t timeout_ns;        /* per probe; the k-th retry's is multiplied by backoff^k */
+    int64_t retries;           /* count == 1 only: extra probes to a silent target */
+    double backoff;            /* 1..100 */
+    int64_t rate_pps;          /* global cap on sends per second; 0: none */
+};
+
+struct pn_fleet_counters {
+    int64_t sent, received, duplicates, corrupted, errors, malformed, foreign;
+    int64_t kernel_drops;      /* receive-queue overflows, summed over the sockets */
+    int64_t active;            /* targets not yet DONE */
+    int64_t done;              /* 1: no target left and every DONE record written */
+};
+
+struct pn_fleet_record {
+    int64_t kind;              /* enum pn_fleet_kind */
+    int64_t target, probe;
+    int64_t rtt_ns, ttl, bytes;   /* replies; ttl -1 when unknown */
+    int64_t flags;             /* enum pn_fleet_flag */
+    int64_t type, code;        /* errors: ICMP type and code; SEND_FAILED: code = errno */
+    int64_t when_ns;           /* CLOCK_REALTIME of the event */
+    uint8_t from[16];          /* replies, errors: the sender */
+};
+
+struct pn_fleet;
+
+/* A new engine (checked config: -EINVAL), or -ENOMEM. Free with pn_fleet_free. */
+int pn_fleet_new(const struct pn_fleet_config *config, struct pn_fleet **out);
+void pn_fleet_free(struct pn_fleet *fleet);
+/* Append n targets of family (4, 6) whose packed addresses lie end to end.
+ * Returns the first one's index, or -EINVAL, -ENOMEM (nothing added). */
+int64_t pn_fleet_add(struct pn_fleet *fleet, int family, const void *addresses, size_t n,
+                     uint32_t scope_id);
+/* Stop probing target; its DONE record comes with the next run or step.
+ * 0, or -ERANGE for no such target. */
+int pn_fleet_cancel(struct pn_fleet *fleet, int64_t target);
+/* Drive sends, receives and timeouts, writing records into out[0..cap)
+ * (cap >= 2). pn_fleet_run waits when nothing is due and returns when
+ * every target is done, out is full, CLOCK_MONOTONIC reaches until_ns (0:
+ * no limit), flush_ns has passed since the first record, or a signal
+ * interrupted the wait. pn_fleet_step never waits. Both return the number
+ * of records, or a negative errno when a socket fails. */
+long pn_fleet_run(struct pn_fleet *fleet, int64_t until_ns, int64_t flush_ns,
+                  struct pn_fleet_record *out, size_t cap);
+long pn_fleet_step(struct pn_fleet *fleet, struct pn_fleet_record *out, size_t cap);
+/* CLOCK_MONOTONIC of the next due send or deadline; -1: none. */
+int64_t pn_fleet_next_wakeup(struct pn_fleet *fleet);
+void pn_fleet_counters(const struct pn_fleet *fleet, struct pn_fleet_counters *out);
+/* The matcher alone, for tests: one packet as read from the family's
+ * socket (from: the sender, 4 or 16 bytes), or one error-queue message
+ * (buf: the quoted ICMP message, dest: its quoted destination). Returns
+ * the number of records written (cap >= 2). */
+long pn_fleet_feed(struct pn_fleet *fleet, int family, const void *buf, size_t len,
+                   const void *from, int64_t ttl, int64_t when_ns,
+                   struct pn_fleet_record *out, size_t cap);
+long pn_fleet_feed_error(struct pn_fleet *fleet, int family, const void *buf, size_t len,
+                         const void *dest, int type, int code, const void *offender,
+                         int64_t when_ns, struct pn_fleet_record *out, size_t cap);
+
 #endif /* PYNET_H */

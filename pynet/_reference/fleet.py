@@ -85,7 +85,6 @@ SEND_RETRY_NS = 1_000_000
 # Python retries interrupted waits itself (PEP 475): wait in slices this
 # long, and return to the caller after one with nothing to report.
 WAIT_SLICE_NS = 50_000_000
-RXBUF = 65600
 CONTROL_LEN = 512
 NOT_SENT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.ENOMEM, errno.EINTR})
 SOCKET_BROKEN = frozenset({errno.EBADF, errno.ENOTSOCK, errno.EFAULT, errno.EINVAL})
@@ -194,6 +193,8 @@ class Engine:
         self.errors = self.malformed = self.foreign = 0
         self.drops = {f: 0 for f in self.socks}
         self.active = 0
+        # A longer datagram is truncated and counted malformed, as in C.
+        self.rx_slot = max(2048, config.payload_len + 192)
         fill = bytes(i & 0xFF for i in range(config.payload_len))
         self.fill = fill[MIN_PAYLOAD:]
 
@@ -324,7 +325,7 @@ class Engine:
                 failure = exc.errno or errno.EIO
                 # A datagram socket hands a pending ICMP error to the next
                 # send, which the kernel then drops: read the queue, try again.
-                if not self.raw[family] and self._receive_errors(out, family) > 0:
+                if not self.raw[family] and self._receive_errors(out, family, 2) > 0:
                     continue
             break
         slot = t * self.W + p % self.W
@@ -525,7 +526,7 @@ class Engine:
         sock = self.socks[family]
         while self.c.batch - len(out) >= 2:
             try:
-                data, ancdata, flags, address = sock.recvmsg(RXBUF, CONTROL_LEN,
+                data, ancdata, flags, address = sock.recvmsg(self.rx_slot, CONTROL_LEN,
                                                              socket.MSG_DONTWAIT)
             except InterruptedError:
                 continue
@@ -535,7 +536,7 @@ class Engine:
                 if exc.errno in SOCKET_BROKEN:
                     raise
                 # A pending ICMP error's errno; its details wait in the error queue.
-                self.errors_queued[family] = True
+                self._receive_errors(out, family)
                 continue
             when, ttl = self._ancillary(family, ancdata)
             if flags & socket.MSG_TRUNC:
@@ -547,13 +548,13 @@ class Engine:
                 continue
             self.feed(out, family, data, sender, ttl, when)
 
-    def _receive_errors(self, out: List[Record], family: int) -> int:
+    def _receive_errors(self, out: List[Record], family: int, reserve: int = 0) -> int:
         sock = self.socks[family]
         got = 0
-        while self.c.batch - len(out) >= 2:
+        while self.c.batch - reserve - len(out) >= 2:
             try:
                 data, ancdata, _flags, address = sock.recvmsg(
-                    RXBUF, CONTROL_LEN, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+                    self.rx_slot, CONTROL_LEN, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
             except InterruptedError:
                 continue
             except BlockingIOError:
@@ -656,6 +657,17 @@ class Engine:
                 break  # a look for the caller (a stop request, Ctrl-C)
         self._read_drops()
         return out
+
+    def run_raw(self, until_ns: int, flush_ns: int) -> List[Record]:
+        """run(), as the C engine's run_raw: here the records are already Python's."""
+        return self.run(until_ns, flush_ns)
+
+    def step_raw(self) -> List[Record]:
+        return self.step()
+
+    @staticmethod
+    def records(raw: List[Record]) -> List[Record]:
+        return raw
 
     def counters(self) -> Counters:
         return Counters(self.n_sent, self.received, self.duplicates, self.corrupted, self.errors,
