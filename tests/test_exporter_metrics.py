@@ -97,6 +97,7 @@ def test_reload_keeps_the_counts_of_targets_that_stay() -> None:
 
 
 def test_metrics_from_the_fleet_engine_on_loopback() -> None:
+    """Two groups at two periods: one thread drives both engines."""
     need_root()
     try:
         engine_class()
@@ -104,18 +105,28 @@ def test_metrics_from_the_fleet_engine_on_loopback() -> None:
     except Exception:
         have = False
     need(have, "this build has no fleet engine (pynet/_c/fleet.py, pynet/_reference/fleet.py)")
-    config = parse(GROUPS.replace("period = 0.02", "period = 0.1"))
+    config = parse(GROUPS.replace("period = 0.02", "period = 0.1") +
+                   '[groups.six]\nperiod = 0.2\naddresses = ["::1"]\n')
     fleet = FleetProber(config.groups)
     fleet.start()
+    wanted = [("lo", "127.0.0.1"), ("lo", "127.0.0.2"), ("lo", "::1"), ("six", "::1")]
     try:
         with serve(config, fleet=fleet) as port:
             def counted() -> bool:
-                text = get(port, "/metrics")[1]
-                s = samples(text)
-                return all(s.get(("pynet_ping_rtt_seconds_count", (("group", "lo"), ("host", h),
+                s = samples(get(port, "/metrics")[1])
+                return all(s.get(("pynet_ping_rtt_seconds_count", (("group", g), ("host", h),
                                                                    ("ip", h))), 0) >= 3
-                           for h in ("127.0.0.1", "127.0.0.2", "::1"))
+                           for g, h in wanted)
             wait_for("three replies from each loopback target", counted, timeout=30)
-            promtool_ok(get(port, "/metrics")[1])
+            text = get(port, "/metrics")[1]
+            promtool_ok(text)
+            s = samples(text)
+            for g, h in wanted:
+                labels = (("group", g), ("host", h), ("ip", h))
+                assert s[("pynet_ping_rtt_seconds_bucket", labels + (("le", "+Inf"),))] == \
+                    s[("pynet_ping_replies_total", labels)]
+                assert s[("pynet_ping_requests_total", labels)] >= \
+                    s[("pynet_ping_replies_total", labels)]
+            assert s[("pynet_fleet_sent_total", (("group", "six"),))] >= 3
     finally:
         fleet.stop()

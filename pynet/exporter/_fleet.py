@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .._errors import ExporterError, ResolveError
+from .._fleet_engine import KEY_LEN, MIN_PAYLOAD
 from .._resolve import resolve
 from ._config import Group
 
@@ -80,9 +81,10 @@ class TargetStats:
                 break
 
 
-def _open_socket(family: int) -> Tuple[socket.socket, bool, int]:
-    """An ICMP socket for the engine: raw when allowed (with our id and the
-    kernel filters ping uses), else the unprivileged datagram socket."""
+def _open_socket(family: int, ident: int) -> Tuple[socket.socket, bool]:
+    """An ICMP socket for the engine: raw when allowed (with the kernel
+    filters ping uses, passing echo replies with our id), else the
+    unprivileged datagram socket (where the kernel owns the id)."""
     from .. import _ping_loop as pl
     from ..ping import _socket as ps
 
@@ -105,15 +107,13 @@ def _open_socket(family: int) -> Tuple[socket.socket, bool, int]:
         else:
             ps._setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
             ps._setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
-        ident = 0
         if raw:
             ps._filters(sock, family)
-            ident = int.from_bytes(os.urandom(2), "big")
             ps._id_filter(sock, family, ident)
     except BaseException:
         sock.close()
         raise
-    return sock, raw, ident
+    return sock, raw
 
 
 def expand(group: Group) -> Iterator[Tuple[str, str]]:
@@ -161,18 +161,23 @@ class _GroupEngine:
                 self.stats.append(dataclasses.replace(old, buckets=list(old.buckets),
                                                       base=old.requests))
         fds: Dict[str, Any] = {}
-        ident = 0
-        for family in (4, 6):
-            if packed[family]:
-                sock, raw, ident_f = _open_socket(family)
-                self.socks.append(sock)
-                fds[f"fd{family}"], fds[f"raw{family}"] = sock.fileno(), raw
-                ident = ident or ident_f
-        key_len = 8
-        config = config_cls(
-            **fds, ident=ident, key=os.urandom(key_len), payload_len=max(group.size, 16),
-            count=0, period_ns=int(group.period * 1e9), timeout_ns=int(group.timeout * 1e9))
-        self.engine = factory(config)
+        # One echo id for both families: the engine takes one.
+        ident = int.from_bytes(os.urandom(2), "big")
+        try:
+            for family in (4, 6):
+                if packed[family]:
+                    sock, raw = _open_socket(family, ident)
+                    self.socks.append(sock)
+                    fds[f"fd{family}"], fds[f"raw{family}"] = sock.fileno(), raw
+            config = config_cls(
+                **fds, ident=ident, key=os.urandom(KEY_LEN),
+                payload_len=max(group.size, MIN_PAYLOAD), count=0,
+                period_ns=int(group.period * 1e9), timeout_ns=int(group.timeout * 1e9))
+            self.engine = factory(config)
+        except BaseException:
+            for sock in self.socks:
+                sock.close()
+            raise
         self.counters: Any = None   # the engine's, as of its last call (read by its thread)
         # Engine indices run over both families in the order added.
         self.index: List[int] = []
