@@ -9,8 +9,7 @@ from collections import defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, Metric)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 
@@ -53,66 +52,90 @@ def probe_page(out: Outcome, duration: float, timeout: float) -> bytes:
     return generate_latest(registry)
 
 
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_PER_TARGET = (
+    ("requests", "Echo requests whose outcome is known"),
+    ("replies", "Echo replies matched to their request"),
+    ("duplicates", "Duplicate echo replies"),
+    ("corrupted", "Echo replies with a bad checksum"),
+    ("icmp_errors", "ICMP errors quoting our requests (unreachable, time exceeded)"),
+    ("timeouts", "Echo requests that got no reply in time (or whose send failed)"),
+)
+_ENGINE = (
+    ("sent", "Echo requests the engine sent"),
+    ("kernel_drops", "Packets the kernel dropped from the receive queue (ours, not the "
+                     "network's)"),
+    ("malformed", "Packets that could not be parsed (counted, skipped)"),
+    ("foreign", "Well-formed ICMP packets that were not replies to us"),
+)
+
+
 class FleetCollector:
     """pynet_ping_* per target of the continuous probing, and the engines'
-    own counters per group; reads whichever FleetProber is current."""
+    own counters per group, for whichever FleetProber is current.
+
+    Written straight to the text format rather than through metric family
+    objects: with 10,000 targets that is 290,000 samples a scrape, which
+    prometheus_client's generic path takes some 5 s to render and this loop
+    a fraction of it. The output is the same format (promtool checks it)."""
 
     def __init__(self, current: Callable[[], Optional[FleetProber]]) -> None:
         self.current = current
+        self._labels: Dict[Tuple[str, str, str], str] = {}
 
-    def collect(self) -> Iterator[Metric]:
+    def _labels_of(self, group: str, host: str, ip: str) -> str:
+        key = (group, host, ip)
+        text = self._labels.get(key)
+        if text is None:
+            if len(self._labels) > 4 * 1024 * 1024:
+                self._labels.clear()
+            text = self._labels[key] = \
+                f'group="{_label(group)}",host="{_label(host)}",ip="{_label(ip)}"'
+        return text
+
+    def render(self) -> bytes:
         prober = self.current()
         if prober is None:
-            return
+            return b""
         stats, counters = prober.snapshot()
-        names = ["group", "host", "ip"]
-        rtt = HistogramMetricFamily("pynet_ping_rtt_seconds",
-                                    "Round trip of each echo reply (kernel receive timestamp)",
-                                    labels=names)
-        per_target = {
-            "requests": "Echo requests whose outcome is known",
-            "replies": "Echo replies matched to their request",
-            "duplicates": "Duplicate echo replies",
-            "corrupted": "Echo replies with a bad checksum",
-            "icmp_errors": "ICMP errors quoting our requests (unreachable, time exceeded)",
-            "timeouts": "Echo requests that got no reply in time",
-        }
-        families = {key: CounterMetricFamily(f"pynet_ping_{key}", text, labels=names)
-                    for key, text in per_target.items()}
-        for s in stats:
-            labels = [s.group, s.host, s.ip]
-            cumulative, running = [], 0
-            for bound, n in zip(BUCKET_BOUNDS, s.buckets):
+        labels = [self._labels_of(s.group, s.host, s.ip) for s in stats]
+        out: List[str] = [
+            "# HELP pynet_ping_rtt_seconds Round trip of each echo reply (kernel receive "
+            "timestamp)\n# TYPE pynet_ping_rtt_seconds histogram\n"]
+        add = out.append
+        bounds = BUCKET_BOUNDS
+        for s, lab in zip(stats, labels):
+            running = 0
+            head = "pynet_ping_rtt_seconds_bucket{" + lab + ',le="'
+            for bound, n in zip(bounds, s.buckets):
                 running += n
-                cumulative.append((bound, float(running)))
-            cumulative.append(("+Inf", float(s.replies)))
-            rtt.add_metric(labels, cumulative, s.rtt_sum)
-            for key, family in families.items():
-                family.add_metric(labels, getattr(s, key))
-        yield rtt
-        yield from families.values()
-        engine = {
-            "sent": "Echo requests the engine sent",
-            "kernel_drops": "Packets the kernel dropped from the receive queue (ours, not "
-                            "the network's)",
-            "malformed": "Packets that could not be parsed (counted, skipped)",
-            "foreign": "Well-formed ICMP packets that were not replies to us",
-        }
-        for key, text in engine.items():
-            family = CounterMetricFamily(f"pynet_fleet_{key}", text, labels=["group"])
+                add(f'{head}{bound}"}} {running}\n')
+            add(f'{head}+Inf"}} {s.replies}\n'
+                f"pynet_ping_rtt_seconds_count{{{lab}}} {s.replies}\n"
+                f"pynet_ping_rtt_seconds_sum{{{lab}}} {s.rtt_sum!r}\n")
+        for key, text in _PER_TARGET:
+            name = f"pynet_ping_{key}"
+            add(f"# HELP {name}_total {text}\n# TYPE {name}_total counter\n")
+            for s, lab in zip(stats, labels):
+                add(f"{name}_total{{{lab}}} {getattr(s, key)}\n")
+        for key, text in _ENGINE:
+            name = f"pynet_fleet_{key}_total"
+            add(f"# HELP {name} {text}\n# TYPE {name} counter\n")
             for group, c in counters.items():
-                family.add_metric([group], getattr(c, key))
-            yield family
-        active = GaugeMetricFamily("pynet_fleet_targets", "Targets probed continuously",
-                                   labels=["group"])
+                add(f'{name}{{group="{_label(group)}"}} {getattr(c, key)}\n')
         per_group: Dict[str, int] = defaultdict(int)
         for s in stats:
             per_group[s.group] += 1
+        add("# HELP pynet_fleet_targets Targets probed continuously\n"
+            "# TYPE pynet_fleet_targets gauge\n")
         for group, n in per_group.items():
-            active.add_metric([group], n)
-        yield active
-        yield GaugeMetricFamily("pynet_fleet_up", "1 while the probing thread runs",
-                                value=0.0 if prober.failure else 1.0)
+            add(f'pynet_fleet_targets{{group="{_label(group)}"}} {n}\n')
+        add("# HELP pynet_fleet_up 1 while the probing thread runs\n"
+            f"# TYPE pynet_fleet_up gauge\npynet_fleet_up {0 if prober.failure else 1}\n")
+        return "".join(out).encode()
 
 
 class ExporterCollector:
@@ -155,16 +178,17 @@ class ExporterCollector:
                                 value=when)
 
 
-def exporter_registry(own: ExporterCollector, fleet: FleetCollector) -> CollectorRegistry:
+def exporter_registry(own: ExporterCollector) -> CollectorRegistry:
+    """The exporter's own metrics and its process's, through prometheus_client."""
     registry = CollectorRegistry(auto_describe=False)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     registry.register(own)
-    registry.register(fleet)
     return registry
 
 
-def render(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)
+def render(registry: CollectorRegistry, fleet: FleetCollector) -> bytes:
+    """The whole /metrics page: the registry's families, then the fleet's."""
+    return generate_latest(registry) + fleet.render()
 
 

@@ -102,7 +102,8 @@ class Exporter(ThreadingHTTPServer):
         self.config = config
         self.fleet = fleet
         self.stats = ExporterCollector()
-        self.registry = exporter_registry(self.stats, FleetCollector(lambda: self.fleet))
+        self.registry = exporter_registry(self.stats)
+        self.fleet_metrics = FleetCollector(lambda: self.fleet)
         self.probe_slots = threading.BoundedSemaphore(config.max_probes)
         self.max_connections = config.max_probes + EXTRA_CONNECTIONS
         self.connections = 0
@@ -219,7 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/probe":
                 self.probe(query)
             elif path == "/metrics":
-                self.send_body(render(self.server.registry), CONTENT_TYPE_LATEST)
+                self.send_body(render(self.server.registry, self.server.fleet_metrics),
+                               CONTENT_TYPE_LATEST)
             elif path == "/-/healthy":
                 self.send_text(200, "OK")
             elif path == "/":
