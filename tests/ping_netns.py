@@ -1,7 +1,7 @@
-"""Network namespaces for the ping tests: a host at the end of a veth pair
-from the root namespace (10.231.N.2, with 10.231.N.1 on our side), made
-and torn down by the tests themselves. Names and subnets are unique per
-run (they carry the pid)."""
+"""Network namespaces for the ping and fleet tests: a host at the end of a
+veth pair from the root namespace (10.231.N.2, with 10.231.N.1 on our side;
+the fleet tests use 10.233.N.0/24), made and torn down by the tests
+themselves. Names and subnets are unique per run (they carry the pid)."""
 
 from __future__ import annotations
 
@@ -29,20 +29,22 @@ def _run(*args: str, check: bool = True, timeout: float = 30) -> subprocess.Comp
 
 class Netns:
     """A network namespace with loopback up and, optionally, a veth pair to
-    us (IPv4 10.231.N.0/24 and IPv6 fd00:231:N::/64)."""
+    us (IPv4 10.NET.N.0/24 and IPv6 fd00:NET:N::/64; NET 231 by default)."""
 
-    def __init__(self, kind: str, slot: int) -> None:
+    def __init__(self, kind: str, slot: int, net: int = 231) -> None:
         need_root()
         pid = os.getpid()
         self.name = f"pynet-{kind}-{pid}"
-        self.subnet = f"10.231.{(pid % 50) * _SLOTS + slot}"
+        self.subnet = f"10.{net}.{(pid % 50) * _SLOTS + slot}"
         self.here = f"{self.subnet}.1"       # our end, in the root namespace
         self.there = f"{self.subnet}.2"      # the host in the namespace
         # The same for IPv6, in a unique local (fd00::/8) prefix.
-        self.subnet6 = f"fd00:231:{(pid % 50) * _SLOTS + slot}"
+        self.subnet6 = f"fd00:{net}:{(pid % 50) * _SLOTS + slot}"
         self.here6 = f"{self.subnet6}::1"
         self.there6 = f"{self.subnet6}::2"
-        self.veth = f"pn{slot}{pid % 100000}"
+        # Another prefix per subnet range, so the ping and fleet tests' links
+        # never share a name.
+        self.veth = f"{'pn' if net == 231 else 'pf'}{slot}{pid % 100000}"
         self.processes: List[subprocess.Popen[str]] = []
         _run(_ip(), "netns", "add", self.name)
         try:
@@ -68,7 +70,7 @@ class Netns:
         return self.sh(program("sysctl"), "-n", key).stdout.strip()
 
     def link(self) -> None:
-        """The veth pair: 10.231.N.1 here, 10.231.N.2 there."""
+        """The veth pair: 10.NET.N.1 here, 10.NET.N.2 there."""
         peer = self.veth + "p"
         _run(_ip(), "link", "add", self.veth, "type", "veth", "peer", "name", peer,
              "netns", self.name)
@@ -116,9 +118,9 @@ class Netns:
         _run(_ip(), "link", "del", self.veth, check=False)
 
 
-def host_namespace(kind: str, slot: int, *, link: bool = True) -> Netns:
+def host_namespace(kind: str, slot: int, *, link: bool = True, net: int = 231) -> Netns:
     need(os.path.exists("/proc/self/ns/net"), "no network namespaces")
-    ns = Netns(kind, slot)
+    ns = Netns(kind, slot, net)
     try:
         if link:
             ns.link()
