@@ -40,6 +40,7 @@ MAX_PROBE_S = 120.0
 # Networks in [groups] expand to at most this many targets in all.
 MAX_TARGETS = 1 << 20
 MAX_PROBES_LIMIT = 4096
+MAX_CONFIG_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -330,9 +331,11 @@ def parse(text: str, path: str = "<config>") -> Config:
 def load(path: str) -> Config:
     try:
         with open(path, "rb") as f:
-            raw = f.read(1 << 20)
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(path, 0, exc.strerror or str(exc)) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, 0, f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
