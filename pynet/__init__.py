@@ -19,6 +19,7 @@ from ._backend import name as backend
 from ._errors import (
     BadReply,
     BindError,
+    ConfigError,
     ConnectFailed,
     ConnectionRefused,
     ConnectionReset,
@@ -26,6 +27,7 @@ from ._errors import (
     EchoConfigError,
     EchoError,
     EmptyReply,
+    ExporterError,
     IdleTimeout,
     KissOfDeath,
     MalformedPacket,
@@ -103,6 +105,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BadReply",
     "BindError",
+    "ConfigError",
     "Checksum",
     "ConnectFailed",
     "ConnectTimeout",
@@ -111,6 +114,7 @@ __all__ = [
     "EchoConfigError",
     "EchoError",
     "EmptyReply",
+    "ExporterError",
     "IcmpMessage",
     "IdleTimeout",
     "KissOfDeath",

@@ -18,6 +18,7 @@ COMMANDS = {
     "echo": ("pynet.echo", "run a TCP or UDP echo server in any concurrency model"),
     "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
     "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),
+    "exporter": ("pynet.exporter", "serve probes as Prometheus metrics (/probe, /metrics)"),
     "bench": ("pynet.bench", "benchmark pynet beside its peers"),
 }
 USAGE_EXIT = 2

@@ -9,7 +9,8 @@
     ├── PingError                   ping and its subclasses
     ├── TcpError                    the TCP client, with curl's exit codes
     ├── SNTPError                   why a server gave no usable time
-    └── EchoError                   the echo servers
+    ├── EchoError                   the echo servers
+    └── ExporterError               the Prometheus exporter (its config errors too)
 
 Timeouts also derive from TimeoutError, refusals from ConnectionRefusedError
 and permission problems from PermissionError, so the built-in ``except``
@@ -23,8 +24,8 @@ from __future__ import annotations
 from . import _wire as w
 
 __all__ = [
-    "BadReply", "BindError", "ConnectFailed", "ConnectTimeout", "ConnectionRefused",
-    "ConnectionReset", "EchoConfigError", "EchoError", "EmptyReply", "IdleTimeout",
+    "BadReply", "BindError", "ConfigError", "ConnectFailed", "ConnectTimeout", "ConnectionRefused",
+    "ConnectionReset", "EchoConfigError", "EchoError", "EmptyReply", "ExporterError", "IdleTimeout",
     "KissOfDeath", "MalformedPacket", "MaxTimeExceeded", "NoReply", "PingError",
     "PingNameError", "PingPermissionError", "PingSocketError", "PortUnreachable",
     "PynetError", "ResolveError", "SNTPError", "SNTPNameError", "SNTPSendFailed",
@@ -290,3 +291,31 @@ class BindError(EchoError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+# ---- exporter (pynet exporter): its base error and the config's --------------
+
+
+class ExporterError(PynetError):
+    """Base class of the exporter's errors: a bad listen address, a port
+    in use, a missing optional dependency. The command exits with 1."""
+
+    exit_code = 1
+
+
+class ConfigError(ExporterError, ValueError):
+    """A config file that cannot be used; the message names the file and
+    the line (``line`` is 0 when no line applies)."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        super().__init__(path, line, message)
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, int, str]]:
+        return (type(self), (self.path, self.line, self.message))
