@@ -108,6 +108,10 @@ enum pn_icmp_field {
     PN_F_QUOTED_ID,         /* errors quoting an echo request */
     PN_F_QUOTED_SEQ,
     PN_F_QUOTED_DESTINATION_OFF,
+    PN_F_QUOTED_PROTOCOL,   /* errors: the quoted datagram's upper-layer protocol */
+    PN_F_QUOTED_UPPER_OFF,  /* ... and the offset of its header (UDP, TCP, ICMP) */
+    PN_F_EXT_OFF,           /* errors with an RFC 4884 length: the extension structure */
+    PN_F_EXT_LEN,           /* -2: the RFC 4884 length runs past the message */
     PN_F_COUNT
 };
 
@@ -126,6 +130,47 @@ long pn_icmp_echo_build(uint8_t *out, size_t cap, int family, int type,
  * -(enum pn_malformed). Never reads outside buf[0..len). */
 int pn_icmp_parse(const void *buf, size_t len, int family, int ip_header,
                   const void *src, const void *dst, int64_t *fields);
+
+/* ---- ICMP extensions (RFC 4884, RFC 4950 MPLS, RFC 5837 interfaces) ----- */
+
+/* One object of an extension structure, flattened. For MPLS (class 1,
+ * c-type 1) one item per label stack entry; for interface information
+ * (class 2) one item per object with its parts located. */
+enum pn_ext_item_field {
+    PN_X_CLASS,         /* object class: 1 MPLS, 2 interface information, ... */
+    PN_X_CTYPE,
+    PN_X_OFF,           /* object data offset in the structure */
+    PN_X_LEN,           /* object data length */
+    PN_X_LABEL,         /* MPLS: label, traffic class, bottom of stack, TTL */
+    PN_X_TC,
+    PN_X_S,
+    PN_X_TTL,
+    PN_X_ROLE,          /* interface information: the role (bits 0-1 of c-type) */
+    PN_X_IFINDEX,       /* -1 when absent */
+    PN_X_ADDR_AFI,      /* 1 IPv4, 2 IPv6; -1 when absent */
+    PN_X_ADDR_OFF,      /* the address bytes, in the structure */
+    PN_X_NAME_OFF,      /* the name (without its length octet); -1 when absent */
+    PN_X_NAME_LEN,
+    PN_X_MTU,           /* -1 when absent */
+    PN_X_COUNT
+};
+
+/* Why an extension structure or one of its objects was refused. */
+enum pn_ext_malformed {
+    PN_EXT_SHORT = 1,         /* fewer than the 4 header bytes */
+    PN_EXT_VERSION = 2,       /* not version 2 */
+    PN_EXT_CHECKSUM = 3,      /* a nonzero checksum that does not verify */
+    PN_EXT_OBJECT_LENGTH = 4, /* an object length below 4 or past the end */
+    PN_EXT_OBJECT_BODY = 5,   /* an object whose body does not fit its c-type */
+};
+
+/* Parse the extension structure ext[0..len): up to cap items of
+ * PN_X_COUNT fields each into items. Returns the number of items (objects
+ * past cap are counted in *bad as well as malformed ones), or
+ * -(enum pn_ext_malformed) when the structure itself is unusable.
+ * Never reads outside ext[0..len). */
+int pn_icmp_ext_parse(const void *ext, size_t len, int64_t *items, size_t cap,
+                      int *bad);
 
 /* ==== Echo servers' event loop and load generator (issue 4) ============== */
 

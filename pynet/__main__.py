@@ -16,13 +16,14 @@ COMMANDS = {
     "echo": ("pynet.echo", "run a TCP or UDP echo server in any concurrency model"),
     "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
     "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),
+    "traceroute": ("pynet.traceroute", "trace the path to hosts, like Linux traceroute"),
     "bench": ("pynet.bench", "benchmark the echo servers side by side"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: pynet COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:8s}{text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:12s}{text}" for name, (_, text) in COMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from . import _wire as w
 
-__all__ = ["MalformedPacket", "PynetError", "ResolveError", "describe_malformed"]
+__all__ = ["MalformedPacket", "PynetError", "ResolveError", "TRACEROUTE_PERMISSION_FIX",
+           "TracerouteError", "TracerouteNameError", "TraceroutePermissionError",
+           "TracerouteSocketError", "describe_malformed"]
 
 
 class PynetError(Exception):
@@ -70,3 +72,40 @@ class MalformedPacket(PynetError, ValueError):
 
     def __reduce__(self) -> tuple[type[MalformedPacket], tuple[int]]:
         return (type(self), (self.reason,))
+
+
+# ==== traceroute (pynet.traceroute) =========================================
+# The traceroute section: its base class and the three ways it fails.
+
+TRACEROUTE_PERMISSION_FIX = (
+    'run as root or with CAP_NET_RAW, or (for -I) allow unprivileged ICMP with: '
+    'sysctl -w net.ipv4.ping_group_range="0 2147483647"')
+
+
+class TracerouteError(PynetError):
+    """Base class of traceroute's errors; the command exits with ``exit_code``."""
+
+    exit_code = 2
+
+
+class TracerouteNameError(TracerouteError, ResolveError):
+    """The target did not resolve (to an address of the family asked for);
+    raised before any probe is sent."""
+
+
+class TraceroutePermissionError(TracerouteError, PermissionError):
+    """The method's sockets may not be opened (TCP needs a raw socket; -I a
+    raw or an unprivileged ICMP socket). The message names the fix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{detail}: {TRACEROUTE_PERMISSION_FIX}")
+
+
+class TracerouteSocketError(TracerouteError, OSError):
+    """A socket could not be set up or used (no route, a bad source, ...).
+    Made as TracerouteSocketError(errno, message); str() is the message."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
+
+# ==== end of traceroute =====================================================

@@ -8,8 +8,8 @@ exceptions.
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, parse, parse_fields
+from .icmp import echo_build, ext_parse, parse, parse_fields
 
 NAME = "c"
 
-__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "parse", "parse_fields", "sum16"]
+__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]
