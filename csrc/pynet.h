@@ -346,4 +346,89 @@ struct pn_ping_record {
 long pn_ping_run(const struct pn_ping_config *config, struct pn_ping_state *state,
                  struct pn_ping_record *out, size_t cap, int64_t flush_ns);
 
+/* ---- traceroute: the probe loop (csrc/trace.c) -------------------------- */
+
+enum pn_trace_method {
+    PN_TRACE_UDP = 1,         /* ports as Linux traceroute: 33434 + probe (Paris: fixed) */
+    PN_TRACE_UDP_FIXED = 2,   /* -U: one destination port */
+    PN_TRACE_ICMP = 3,        /* -I: echo requests */
+    PN_TRACE_TCP = 4,         /* -T: SYN */
+};
+enum pn_trace_kind {
+    PN_TRACE_REPLY = 1,       /* an answer: ICMP error, echo reply, TCP segment */
+    PN_TRACE_TIMEOUT = 2,     /* none within the wait */
+    PN_TRACE_SEND_FAILED = 3, /* sendto failed for good (info: errno) */
+};
+enum pn_trace_flag {
+    PN_TRACE_FINAL = 1,       /* the answer ends the trace (anything but time exceeded) */
+    PN_TRACE_DEST = 2,        /* it came from the target */
+};
+/* The type of a record for a TCP answer (its code: the TCP flags). */
+#define PN_TRACE_TCP_REPLY 256
+#define PN_TRACE_MAX_TTL 255
+#define PN_TRACE_MAX_QUERIES 10
+#define PN_TRACE_MAX_PROBES (PN_TRACE_MAX_TTL * PN_TRACE_MAX_QUERIES)
+/* Bytes of an extension structure a record keeps at most. */
+#define PN_TRACE_EXT_MAX 128
+/* Room for a probe and for any answer worth reading (ICMP quotes are short). */
+#define PN_TRACE_BUF 4096
+
+struct pn_trace_config {
+    int fd;                   /* probe socket: UDP datagram, ICMP raw or datagram, raw TCP */
+    int rfd;                  /* raw ICMP socket for answers; -1: fd's error queue */
+    int family;               /* 4 or 6 */
+    int method;               /* enum pn_trace_method */
+    int raw;                  /* fd is raw */
+    uint8_t target[16];
+    uint8_t source[16];       /* our address (the TCP checksum over IPv4) */
+    uint32_t scope_id;
+    int port;                 /* destination port (UDP: the base) */
+    int sport;                /* our UDP port / the TCP source port */
+    int ident;                /* ICMP echo id */
+    uint32_t key;             /* random: marks this run's probes */
+    int classic;              /* the flow changes per probe */
+    int first_ttl, max_ttl, queries, sim;
+    int packet_len;           /* whole datagram, IP header included */
+    int64_t wait_ns;          /* per probe */
+    int64_t pause_ns;         /* between probes (-z) */
+};
+
+/* Zero it before the first call. */
+struct pn_trace_state {
+    int64_t sent, answered, malformed, unmatched;
+    int64_t final_ttl;        /* lowest TTL whose answer ended the trace; 0: none yet */
+    int64_t done;
+    int64_t next_index, in_flight, last_send_ns, last_ttl, errors_queued, started;
+    int64_t sent_real_ns[PN_TRACE_MAX_PROBES];
+    int64_t sent_mono_ns[PN_TRACE_MAX_PROBES];
+    uint8_t status[PN_TRACE_MAX_PROBES];
+    uint8_t tx[PN_TRACE_BUF];
+    uint8_t rx[PN_TRACE_BUF];
+};
+
+struct pn_trace_record {
+    int64_t ttl, probe, kind, flags;
+    int64_t type, code;       /* the answer's ICMP type and code (-1: none) */
+    int64_t rtt_ns;
+    int64_t reply_ttl;        /* TTL / hop limit the answer arrived with; -1 unknown */
+    int64_t info;             /* ICMP bytes 4..7 (MTU, ...); send failures: errno */
+    int64_t when_ns;          /* CLOCK_REALTIME */
+    int64_t ext_len;
+    uint8_t from[16];
+    uint8_t ext[PN_TRACE_EXT_MAX];
+};
+
+/* Build probe `index` as sendto takes it into out. Returns its length or
+ * -ENOBUFS. */
+long pn_trace_probe(const struct pn_trace_config *config, int64_t index, uint8_t *out,
+                    size_t cap);
+
+/* Drive the trace: send probes (at most sim unanswered), read answers,
+ * write one record per probe answered or given up into out[0..cap).
+ * Returns the number of records or a negative errno; returns when the
+ * trace is over (state->done), when out is nearly full, when a signal
+ * interrupts a wait, or once flush_ns has passed and something happened. */
+long pn_trace_run(const struct pn_trace_config *config, struct pn_trace_state *state,
+                  struct pn_trace_record *out, size_t cap, int64_t flush_ns);
+
 #endif /* PYNET_H */

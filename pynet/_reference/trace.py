@@ -550,7 +550,8 @@ class Loop:
             if self.finished():
                 self.done = True
                 return out
-            if cap - len(out) < self.c.sim + 2:
+            # Room left for a round of answers and expiries, or hand back what we have.
+            if out and cap - len(out) < self.c.sim + 2:
                 return out
             while self.send_due() <= now and len(out) < cap - 1:
                 if self.send(out) == 1:
