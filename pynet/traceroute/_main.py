@@ -70,7 +70,6 @@ def _parser() -> ArgumentParser:
     p.add_argument("-c", "--report-cycles", type=int, default=None, dest="cycles",
                    help="probes per hop for --report (default 10)")
     p.add_argument("--targets", help="a file of hosts, one a line")
-    p.add_argument("--backend", choices=("c", "python"), help=argparse.SUPPRESS)
     p.add_argument("hosts", nargs="*", metavar="HOST")
     return p
 
@@ -110,7 +109,7 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     start = time.time()
-    results = traceroute_many(o.hosts, family=o.family, backend=o.backend, **plan_args)
+    results = traceroute_many(o.hosts, family=o.family, **plan_args)
     if o.json:
         out.write(json_document(results) + "\n")
         return 0
