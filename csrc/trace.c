@@ -711,8 +711,23 @@ static int pn__error_queue(const struct pn_trace_config *c, struct pn_trace_stat
             s->unmatched++;
             continue;
         }
-        pn__answer(c, s, out, n, index, p.when, ee.ee_type, ee.ee_code, p.ttl, sender,
-                   ee.ee_info, NULL, 0);
+        {
+            const uint8_t *ext = NULL;
+            size_t ext_len = 0;
+#ifdef SO_EE_RFC4884_FLAG_INVALID
+            /* IP_RECVERR_RFC4884: the kernel found an extension structure
+             * this far into the returned data. */
+            size_t at = ee.ee_rfc4884.len;
+            if (ee.ee_rfc4884.flags & SO_EE_RFC4884_FLAG_INVALID) {
+                s->malformed++;  /* the kernel found the extension structure broken */
+            } else if (at > 0 && at < (size_t)p.len) {
+                ext = s->rx + at;
+                ext_len = (size_t)p.len - at;
+            }
+#endif
+            pn__answer(c, s, out, n, index, p.when, ee.ee_type, ee.ee_code, p.ttl, sender,
+                       ee.ee_info, ext, ext_len);
+        }
     }
     return 0;
 }

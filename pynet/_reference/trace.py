@@ -33,6 +33,11 @@ NS = 1_000_000_000
 RXBUF = 4096
 CONTROL_LEN = 512
 EXTENDED_ERR = struct.Struct("=IBBBBII")
+# The last word of sock_extended_err as struct sock_ee_data_rfc4884: where
+# the extension starts in the returned data (0: none), and its flags.
+RFC4884 = struct.Struct("=HBB")
+RFC4884_OFFSET = 12
+RFC4884_FLAG_INVALID = 1
 TIMESPEC = struct.Struct("=qq")
 INT = struct.Struct("=i")
 SOCKADDR_IN = struct.Struct("=H2s4s8x")
@@ -490,7 +495,13 @@ class Loop:
             if index < 0:
                 self.unmatched += 1
                 continue
-            self.answer(out, index, when, ee_type, ee_code, ttl, sender, ee_info)
+            ext = b""
+            ext_at, ext_flags, _reserved = RFC4884.unpack_from(err, RFC4884_OFFSET)
+            if ext_flags & RFC4884_FLAG_INVALID:
+                self.malformed += 1  # the kernel found the extension structure broken
+            elif ext_at and ext_at < len(data):
+                ext = data[ext_at:]
+            self.answer(out, index, when, ee_type, ee_code, ttl, sender, ee_info, ext)
 
     def drain(self, sock: socket.socket, out: List[Record], handler: str) -> None:
         while True:

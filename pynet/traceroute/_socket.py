@@ -21,6 +21,9 @@ __all__ = ["Sockets", "open_sockets"]
 # The probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
 IPV6_CHECKSUM = 7
+# The kernel locates RFC 4884 extensions in what the error queue returns.
+IP_RECVERR_RFC4884 = 26
+IPV6_RECVERR_RFC4884 = 31
 TCP_CHECKSUM_OFFSET = 16
 # ICMP types a raw socket passes to the loop; the rest are filtered out.
 ICMP4_WANTED = (0, 3, 11, 12)          # echo reply, unreachable, time exceeded, parameter
@@ -83,9 +86,15 @@ def _common(sock: socket.socket, family: int, *, recverr: bool = True) -> None:
     if family == 4:
         _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
         _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
+        level, option = socket.IPPROTO_IP, IP_RECVERR_RFC4884
     else:
         _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
         _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
+        level, option = socket.IPPROTO_IPV6, IPV6_RECVERR_RFC4884
+    try:
+        sock.setsockopt(level, option, 1)
+    except OSError:
+        pass  # before Linux 5.9: no extensions without a raw socket
 
 
 def _raw_icmp(af: int, family: int) -> socket.socket:
