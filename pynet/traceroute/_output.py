@@ -97,7 +97,7 @@ def report(result: TraceResult, *, numeric: bool, names: Optional[Names] = None,
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start or time.time()))
     host = socket.gethostname()
     lines = [f"Start: {when}",
-             f"HOST: {host:<27s}Loss%   Snt   Last   Avg  Best  Wrst StDev"]
+             f"HOST: {host:<28s}Loss%   Snt   Last   Avg  Best  Wrst StDev"]
     for hop in result.hops:
         rtts = [p.rtt_ms for p in hop.probes if p.rtt_ms is not None]
         sent = len(hop.probes)
@@ -108,8 +108,9 @@ def report(result: TraceResult, *, numeric: bool, names: Optional[Names] = None,
         stats = (last, sum(rtts) / len(rtts), min(rtts), max(rtts), _stdev(rtts)) if rtts \
             else (0.0, 0.0, 0.0, 0.0, 0.0)
         label = f"{hop.ttl:3d}.|-- {shown}"
-        lines.append(f"{label:<33s}{loss:5.1f}%{sent:6d}" +
-                     "".join(f"{v:6.1f}" for v in stats))
+        last_ms, *rest = stats
+        lines.append(f"{label:<33s}{loss:5.1f}%{sent:6d}{last_ms:7.1f}" +
+                     "".join(f"{v:6.1f}" for v in rest))
         for extra in addresses[1:]:
             lines.append(f"    |  `|-- {names(extra)}")
     return lines
