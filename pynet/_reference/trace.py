@@ -317,7 +317,7 @@ class Loop:
             word, comp, key = PROBE_MARK.unpack_from(data)
             if key != c.key or comp != ~word & 0xFFFF:
                 return -1
-            return word - 1
+            return int(word) - 1
         if c.method == UDP and c.classic:
             return (dport - c.port) & 0xFFFF
         return -1
@@ -343,7 +343,7 @@ class Loop:
             index = (seq & 0xFFFF) - 1
             if index < 0 or index >= self.total or sport != tcp_sport(c, index):
                 return -1
-            return index
+            return int(index)
         if proto != IPPROTO_UDP:
             return -1
         sport, dport, _length, _sum = UDP_HEADER.unpack_from(data, upper)
@@ -491,7 +491,7 @@ class Loop:
                 _t, _c, _s, _ident, seq = w.ICMP_HEADER.unpack_from(data)
                 index = seq - 1
             else:
-                index = self.index_from_udp(int(address[1]), data)  # type: ignore[index]
+                index = self.index_from_udp(int(address[1]), data)
             if index < 0:
                 self.unmatched += 1
                 continue

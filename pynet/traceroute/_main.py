@@ -105,7 +105,7 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
                          max_ttl=o.max_ttl, queries=o.queries, sim=o.sim, wait=o.wait,
                          pause=o.sendwait, packet_len=o.packet_len, classic=o.classic,
                          source=o.source, privileged=False if o.unprivileged else None)
-        make_plan(**plan_args)  # type: ignore[arg-type]
+        make_plan(**plan_args)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     start = time.time()
