@@ -389,8 +389,12 @@ struct pn_trace_config {
     int classic;              /* the flow changes per probe */
     int first_ttl, max_ttl, queries, sim;
     int packet_len;           /* whole datagram, IP header included */
-    int64_t wait_ns;          /* per probe */
+    int64_t wait_ns;          /* per probe at most (MAX of -w MAX,HERE,NEAR) */
     int64_t pause_ns;         /* between probes (-z) */
+    /* Linux traceroute's HERE and NEAR, in thousandths (0: off): give up on
+     * a probe once HERE times the round trip of an answer from its hop, or
+     * NEAR times that of the next hop that answered, has passed. */
+    int64_t here_milli, near_milli;
 };
 
 /* Zero it before the first call. */
@@ -399,6 +403,7 @@ struct pn_trace_state {
     int64_t final_ttl;        /* lowest TTL whose answer ended the trace; 0: none yet */
     int64_t done;
     int64_t next_index, in_flight, last_send_ns, last_ttl, errors_queued, started;
+    int64_t hop_rtt_ns[PN_TRACE_MAX_TTL + 1]; /* the first answer's round trip per TTL */
     int64_t sent_real_ns[PN_TRACE_MAX_PROBES];
     int64_t sent_mono_ns[PN_TRACE_MAX_PROBES];
     uint8_t status[PN_TRACE_MAX_PROBES];

@@ -415,6 +415,8 @@ static void pn__answer(const struct pn_trace_config *c, struct pn_trace_state *s
     r->type = type;
     r->code = code;
     r->rtt_ns = pn__rtt(s, index, when);
+    if (s->hop_rtt_ns[pn__ttl_of(c, index)] == 0)
+        s->hop_rtt_ns[pn__ttl_of(c, index)] = r->rtt_ns > 0 ? r->rtt_ns : 1;
     r->reply_ttl = reply_ttl;
     r->info = info;
     memcpy(r->from, from, pn__alen(c->family));
@@ -768,6 +770,29 @@ static int pn__drain(const struct pn_trace_config *c, struct pn_trace_state *s, 
     return 0;
 }
 
+/* When probe `index` is given up: after the wait, or sooner as Linux
+ * traceroute does once its hop or a later one has answered. */
+static int64_t pn__deadline(const struct pn_trace_config *c, const struct pn_trace_state *s,
+                            int64_t index)
+{
+    int64_t sent = s->sent_mono_ns[index], end = sent + c->wait_ns, t;
+    int ttl = pn__ttl_of(c, index);
+
+    if (c->here_milli > 0 && s->hop_rtt_ns[ttl] > 0 &&
+        sent + s->hop_rtt_ns[ttl] * c->here_milli / 1000 < end)
+        end = sent + s->hop_rtt_ns[ttl] * c->here_milli / 1000;
+    if (c->near_milli > 0) {
+        for (t = ttl + 1; t <= c->max_ttl; t++) {
+            if (s->hop_rtt_ns[t] > 0) {
+                if (sent + s->hop_rtt_ns[t] * c->near_milli / 1000 < end)
+                    end = sent + s->hop_rtt_ns[t] * c->near_milli / 1000;
+                break;
+            }
+        }
+    }
+    return end;
+}
+
 static void pn__expire(const struct pn_trace_config *c, struct pn_trace_state *s,
                        struct pn_trace_record *out, size_t *n, size_t cap, int64_t now)
 {
@@ -776,7 +801,7 @@ static void pn__expire(const struct pn_trace_config *c, struct pn_trace_state *s
     if (limit > s->next_index)
         limit = s->next_index;
     for (i = 0; i < limit && *n < cap; i++) {
-        if (s->status[i] == PN__IN_FLIGHT && now - s->sent_mono_ns[i] >= c->wait_ns) {
+        if (s->status[i] == PN__IN_FLIGHT && now >= pn__deadline(c, s, i)) {
             pn__finish(s, i);
             pn__record(c, out, n, i, PN_TRACE_TIMEOUT, pn__now(CLOCK_REALTIME));
         }
@@ -790,8 +815,8 @@ static int64_t pn__next_expiry(const struct pn_trace_config *c, const struct pn_
     if (limit > s->next_index)
         limit = s->next_index;
     for (i = 0; i < limit; i++)
-        if (s->status[i] == PN__IN_FLIGHT && s->sent_mono_ns[i] + c->wait_ns < first)
-            first = s->sent_mono_ns[i] + c->wait_ns;
+        if (s->status[i] == PN__IN_FLIGHT && pn__deadline(c, s, i) < first)
+            first = pn__deadline(c, s, i);
     return first;
 }
 

@@ -75,6 +75,8 @@ class LoopConfig:
     packet_len: int = 60       # the whole datagram, IP header included
     wait_ns: int = 5_000_000_000
     pause_ns: int = 0
+    here_milli: int = 3000     # -w MAX,HERE,NEAR as Linux traceroute: 5,3,10
+    near_milli: int = 10000
     batch: int = 1024          # records per call at most
 
 

@@ -39,6 +39,8 @@ def _config(config: LoopConfig) -> Any:
     c.packet_len = config.packet_len
     c.wait_ns = config.wait_ns
     c.pause_ns = config.pause_ns
+    c.here_milli = config.here_milli
+    c.near_milli = config.near_milli
     return c
 
 

@@ -176,6 +176,7 @@ class Loop:
         self.state = bytearray(self.total)
         self.sent_real = [0] * self.total
         self.sent_mono = [0] * self.total
+        self.hop_rtt = [0] * (config.max_ttl + 2)  # the first answer's round trip per TTL
         self.next_index = 0
         self.in_flight = 0
         self.final_ttl = 0
@@ -298,10 +299,12 @@ class Loop:
             flags |= DEST
         self.finish(index)
         self.answered += 1
+        rtt = self.rtt(index, when)
         self.record(out, index, REPLY, when, flags=flags, icmp_type=icmp_type, code=code,
-                    rtt_ns=self.rtt(index, when), reply_ttl=reply_ttl, info=info, sender=sender,
-                    ext=ext)
+                    rtt_ns=rtt, reply_ttl=reply_ttl, info=info, sender=sender, ext=ext)
         ttl = self.ttl_of(index)
+        if self.hop_rtt[ttl] == 0:
+            self.hop_rtt[ttl] = max(rtt, 1)
         if flags & FINAL and (self.final_ttl == 0 or ttl < self.final_ttl):
             self.final_ttl = ttl
             # Probes past the end are no longer waited for, nor reported.
@@ -526,10 +529,25 @@ class Loop:
                 continue
             getattr(self, handler)(out, data, ancdata, address)
 
+    def deadline(self, index: int) -> int:
+        """When probe `index` is given up: after the wait, or sooner as Linux
+        traceroute does once its hop or a later one has answered."""
+        c = self.c
+        sent = self.sent_mono[index]
+        end = sent + c.wait_ns
+        ttl = self.ttl_of(index)
+        if c.here_milli > 0 and self.hop_rtt[ttl] > 0:
+            end = min(end, sent + self.hop_rtt[ttl] * c.here_milli // 1000)
+        if c.near_milli > 0:
+            for t in range(ttl + 1, c.max_ttl + 1):
+                if self.hop_rtt[t] > 0:
+                    end = min(end, sent + self.hop_rtt[t] * c.near_milli // 1000)
+                    break
+        return end
+
     def expire(self, out: List[Record], now: int) -> None:
-        wait = self.c.wait_ns
         for index in range(min(self.next_index, self.limit())):
-            if self.state[index] == IN_FLIGHT and now - self.sent_mono[index] >= wait:
+            if self.state[index] == IN_FLIGHT and now >= self.deadline(index):
                 self.finish(index)
                 self.record(out, index, TIMEOUT, _real())
 
@@ -537,7 +555,7 @@ class Loop:
         first = math.inf
         for index in range(min(self.next_index, self.limit())):
             if self.state[index] == IN_FLIGHT:
-                first = min(first, self.sent_mono[index] + self.c.wait_ns)
+                first = min(first, self.deadline(index))
         return first
 
     # ---- the loop ----

@@ -44,6 +44,8 @@ class Plan:
     queries: int = 3
     sim: int = 16
     wait_s: float = 5.0
+    here: float = 3.0
+    near: float = 10.0
     pause_s: float = 0.0
     packet_len: Optional[int] = None
     classic: bool = False
@@ -83,7 +85,8 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
             key=int.from_bytes(os.urandom(4), "big"), scope_id=scope, classic=plan.classic,
             first_ttl=plan.first_ttl, max_ttl=plan.max_ttl, queries=plan.queries, sim=plan.sim,
             packet_len=plan.packet_len or DEFAULT_PACKET_LEN[family],
-            wait_ns=int(plan.wait_s * 1e9), pause_ns=int(plan.pause_s * 1e9))
+            wait_ns=int(plan.wait_s * 1e9), pause_ns=int(plan.pause_s * 1e9),
+            here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
         loop = trace.Loop(config)
         records: List[tl.Record] = []
         try:

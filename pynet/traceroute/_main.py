@@ -17,15 +17,20 @@ __all__ = ["main", "parse", "run"]
 PROG = "traceroute"
 
 
-def _wait(text: str) -> float:
-    """-w MAX[,HERE,NEAR]: Linux traceroute's form; MAX is what is waited."""
-    try:
-        value = float(text.split(",")[0])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"wait must be >= 0, got {text!r}")
-    return value
+def _wait(text: str) -> List[float]:
+    """-w MAX[,HERE[,NEAR]]: Linux traceroute's form (defaults 5,3,10)."""
+    parts = text.split(",")
+    values = [5.0, 3.0, 10.0]
+    if len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"not MAX,HERE,NEAR: {text!r}")
+    for i, part in enumerate(parts):
+        try:
+            values[i] = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not values[i] >= 0:
+            raise argparse.ArgumentTypeError(f"wait must be >= 0, got {text!r}")
+    return values
 
 
 def _pause(text: str) -> float:
@@ -59,7 +64,8 @@ def _parser() -> ArgumentParser:
     p.add_argument("-m", "--max-hops", type=int, default=30, dest="max_ttl")
     p.add_argument("-q", "--queries", type=int, default=3)
     p.add_argument("-N", "--sim-queries", type=int, default=16, dest="sim")
-    p.add_argument("-w", "--wait", type=_wait, default=5.0)
+    p.add_argument("-w", "--wait", type=_wait, default=[5.0, 3.0, 10.0],
+                   metavar="MAX,HERE,NEAR")
     p.add_argument("-z", "--sendwait", type=_pause, default=0.0)
     p.add_argument("-s", "--source")
     p.add_argument("--classic", action="store_true",
@@ -102,7 +108,8 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     out = sys.stdout if out is None else out
     try:
         plan_args = dict(method=o.method or "udp", port=o.port, first_ttl=o.first_ttl,
-                         max_ttl=o.max_ttl, queries=o.queries, sim=o.sim, wait=o.wait,
+                         max_ttl=o.max_ttl, queries=o.queries, sim=o.sim, wait=o.wait[0],
+                         here=o.wait[1], near=o.wait[2],
                          pause=o.sendwait, packet_len=o.packet_len, classic=o.classic,
                          source=o.source, privileged=False if o.unprivileged else None)
         make_plan(**plan_args)
