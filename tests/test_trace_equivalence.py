@@ -75,7 +75,9 @@ def chain() -> Iterator[Chain]:
 def test_records_agree_on_the_chain(chain: Chain, c_backend: ModuleType, method: str,
                                     family: int, classic: bool) -> None:
     target = chain.target4 if family == 4 else chain.target6
-    env = dict(os.environ, PYTHONPATH=str(HERE))
+    # HERE first; the rest of PYTHONPATH kept (the sanitizer run's build lives there).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     done = subprocess.run([*chain.client.prefix(), sys.executable, str(HERE / "trace_records.py"),
                            method, str(family), target, "1" if classic else "0"],
                           capture_output=True, text=True, timeout=120, env=env, cwd="/")
