@@ -18,7 +18,8 @@ from support import cli, offline, program
 from trace_chain import Chain
 from trace_lines import hops, shape
 
-import pynet.traceroute as tr
+# From-imports: pynet's own `traceroute` name may be the function, as `ping` is.
+from pynet.traceroute import TraceHop, TraceProbe
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def test_json_is_one_document_with_probes_and_flow(chain: Chain, backend: object
         assert all(p["rtt_ms"] > 0 and p["reply_ttl"] > 0 for p in hop["probes"])
     assert {p["icmp_type"] for p in result["hops"][0]["probes"]} == {11}
     assert {p["icmp_type"] for p in result["hops"][-1]["probes"]} == {0}
-    assert set(result["flow"]) == {"icmp_id"}
+    assert set(result["flow"]) == {"icmp_id", "icmp_checksum"}
+    assert 0 <= result["flow"]["icmp_checksum"] <= 0xFFFF
 
 
 def test_report_has_mtrs_layout(chain: Chain, backend: object,
@@ -97,10 +99,11 @@ def test_several_targets_each_path_whole_in_order(chain: Chain, backend: object,
 def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
                                             request: pytest.FixtureRequest) -> None:
     code = (
-        "import asyncio, json, pynet.traceroute as tr\n"
-        f"r = tr.traceroute({chain.target6!r}, method='tcp', queries=2, backend={_name(request)!r})\n"
-        f"a = asyncio.run(tr.async_traceroute({chain.target4!r}, backend={_name(request)!r}))\n"
-        f"m = tr.traceroute_many([{chain.target4!r}, {chain.hops4[0]!r}], method='icmp')\n"
+        "import asyncio, json\n"
+        "from pynet.traceroute import async_traceroute, traceroute, traceroute_many\n"
+        f"r = traceroute({chain.target6!r}, method='tcp', queries=2, backend={_name(request)!r})\n"
+        f"a = asyncio.run(async_traceroute({chain.target4!r}, backend={_name(request)!r}))\n"
+        f"m = traceroute_many([{chain.target4!r}, {chain.hops4[0]!r}], method='icmp')\n"
         "print(json.dumps([r.to_dict(), a.to_dict(), [x.to_dict() for x in m]]))\n")
     done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=120, cwd="/")
@@ -114,10 +117,10 @@ def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
 
 
 def test_result_is_frozen_with_to_dict() -> None:
-    probe = tr.TraceProbe(1, 0, "10.0.0.1", 0.5, 64, 11, 0, None, "", False)
+    probe = TraceProbe(1, 0, "10.0.0.1", 0.5, 64, 11, 0, None, "", False)
     with pytest.raises(AttributeError):
         probe.rtt_ms = 1.0  # type: ignore[misc]
-    hop = tr.TraceHop(1, (probe, probe))
+    hop = TraceHop(1, (probe, probe))
     assert hop.addresses == ("10.0.0.1",)
 
 
@@ -130,9 +133,10 @@ def test_unresolvable_name_fails_before_sending() -> None:
 
 
 def test_library_raises_the_resolve_error() -> None:
-    code = ("import pynet.traceroute as tr, pynet._errors as e\n"
-            "try:\n    tr.traceroute('no-such-host.invalid')\n"
-            "except tr.TracerouteNameError as exc:\n"
+    code = ("import pynet._errors as e\n"
+            "from pynet.traceroute import TracerouteNameError, traceroute\n"
+            "try:\n    traceroute('no-such-host.invalid')\n"
+            "except TracerouteNameError as exc:\n"
             "    assert isinstance(exc, e.ResolveError) and isinstance(exc, e.TracerouteError)\n"
             "    print('raised')\n")
     done = subprocess.run([*offline(), sys.executable, "-c", code], capture_output=True,

@@ -1,8 +1,8 @@
 """traceroute: Linux traceroute as a library and a command, every TTL at
 once, Paris flow ids by default, no root needed for UDP and ICMP.
 
-    >>> import pynet.traceroute as tr
-    >>> result = tr.traceroute("127.0.0.1")                 # doctest: +SKIP
+    >>> from pynet.traceroute import traceroute
+    >>> result = traceroute("127.0.0.1")                 # doctest: +SKIP
     >>> [hop.addresses for hop in result.hops]              # doctest: +SKIP
     [('127.0.0.1',)]
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import _backend
 from .. import _trace_loop as tl
+from .. import _wire as w
 from .._errors import ResolveError, TracerouteNameError, TracerouteSocketError
 from .._resolve import resolve
 from ._result import METHODS, TraceResult, build_hops
@@ -63,6 +64,25 @@ def lookup(target: str, family: Optional[int]) -> Tuple[int, str, int]:
     return af, str(sockaddr[0]).split("%")[0], scope
 
 
+def _flow(config: tl.LoopConfig, core: ModuleType, trace: ModuleType) -> Dict[str, int]:
+    """What a load balancer sees of the probes: the ports, or the ICMP id and
+    (Paris mode: the same for every probe) the checksum on the wire."""
+    if config.method != tl.ICMP:
+        port = config.port
+        return {"source_port": config.sport, "destination_port": port}
+    flow = {"icmp_id": config.ident}
+    if not config.classic:
+        probe = trace.build_probe(replace(config, raw=False), 0)
+        if config.family == 4:
+            initial = 0
+        else:
+            size = len(probe)
+            initial = (core.sum16(config.source[:16] + config.target[:16]) + (size >> 16) +
+                       (size & 0xFFFF) + w.IPPROTO_ICMPV6)
+        flow["icmp_checksum"] = int(core.checksum(probe, initial))
+    return flow
+
+
 def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
               backend: Optional[str] = None,
               stop: Optional[Callable[[], bool]] = None) -> TraceResult:
@@ -103,8 +123,7 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
         socks.close()
     hops, bad_ext = build_hops(config, records, counters.final_ttl, core)
     reached = any(p.address == address and p.final for h in hops for p in h.probes)
-    flow = {"source_port": socks.sport, "destination_port": port} if plan.method != tl.ICMP \
-        else {"icmp_id": socks.ident}
+    flow = _flow(config, core, trace)
     return TraceResult(target, address, family, METHODS[plan.method], not plan.classic, flow,
                        plan.first_ttl, plan.max_ttl, plan.queries, config.packet_len, hops,
                        reached, counters.malformed, counters.unmatched, bad_ext)

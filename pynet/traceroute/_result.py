@@ -102,7 +102,6 @@ class TraceResult:
     malformed: int
     unmatched: int
     extensions_malformed: int
-    names: Optional[Dict[str, str]] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
