@@ -191,6 +191,9 @@ long pn_trace_probe(const struct pn_trace_config *c, int64_t index, uint8_t *out
 /* A send may return the errno an ICMP error left pending (IP_RECVERR)
  * instead of sending: retried this often before it counts. */
 #define PN__SEND_TRIES 4
+/* Linux traceroute adds its timer's precision, 1 ms, to a round trip
+ * before it scales it by HERE or NEAR. */
+#define PN__WAIT_PREC_NS 1000000LL
 /* With nothing to do, give the caller a look this often. */
 #define PN__IDLE_NS 50000000LL
 
@@ -778,15 +781,15 @@ static int64_t pn__deadline(const struct pn_trace_config *c, const struct pn_tra
     int64_t sent = s->sent_mono_ns[index], end = sent + c->wait_ns, t;
     int ttl = pn__ttl_of(c, index);
 
-    if (c->here_milli > 0 && s->hop_rtt_ns[ttl] > 0 &&
-        sent + s->hop_rtt_ns[ttl] * c->here_milli / 1000 < end)
-        end = sent + s->hop_rtt_ns[ttl] * c->here_milli / 1000;
+    if (c->here_milli > 0 && s->hop_rtt_ns[ttl] > 0) {
+        int64_t here = sent + (s->hop_rtt_ns[ttl] + PN__WAIT_PREC_NS) * c->here_milli / 1000;
+        return here < end ? here : end;
+    }
     if (c->near_milli > 0) {
         for (t = ttl + 1; t <= c->max_ttl; t++) {
             if (s->hop_rtt_ns[t] > 0) {
-                if (sent + s->hop_rtt_ns[t] * c->near_milli / 1000 < end)
-                    end = sent + s->hop_rtt_ns[t] * c->near_milli / 1000;
-                break;
+                int64_t near = sent + (s->hop_rtt_ns[t] + PN__WAIT_PREC_NS) * c->near_milli / 1000;
+                return near < end ? near : end;
             }
         }
     }

@@ -120,6 +120,8 @@ def test_format_like_linux_traceroute() -> None:
 
 
 # ---- a router that answers with extensions -----------------------------------
+# The responder is a Python process, slower than a kernel: -w 2,0,0 gives each
+# of its answers the whole wait (no HERE/NEAR shortcut).
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[Chain]:
@@ -162,7 +164,7 @@ def test_raw_socket_sees_labels_and_counts_garbage(chain: Chain, backend: Module
                                                    request: pytest.FixtureRequest) -> None:
     name = request.node.callspec.params["backend"]
     # -N 1: one probe at a time, so the n-th probe of hop 2 gets variant n.
-    done = _run(chain, ["-n", "-e", "-q", "7", "-N", "1", "-w", "1", *method, chain.target4],
+    done = _run(chain, ["-n", "-e", "-q", "7", "-N", "1", "-w", "2,0,0", *method, chain.target4],
                 name)
     assert done.returncode == 0, done.stderr
     line = done.stdout.split("\n")[2]
@@ -171,7 +173,7 @@ def test_raw_socket_sees_labels_and_counts_garbage(chain: Chain, backend: Module
             "<IFINFO:index=7,addr=10.9.9.9,name=ge-0/0/1,mtu=1500>  ") in line
     assert line.count(" ms") == 7  # every variant answered, none lost to a crash
     assert [h[1] for h in hops(done.stdout)] == [(a,) for a in chain.hops4]
-    as_json = json.loads(_run(chain, ["--json", "-q", "7", "-N", "1", "-w", "1", *method,
+    as_json = json.loads(_run(chain, ["--json", "-q", "7", "-N", "1", "-w", "2,0,0", *method,
                                       chain.target4], name).stdout)
     # bad checksum, bad version, object too long, truncated object: the structure
     # counted; the length past the message: the packet counted.
@@ -187,7 +189,7 @@ def test_error_queue_sees_labels_too(chain: Chain, backend: ModuleType,
     """Default UDP, no raw socket: the kernel finds the extension for us
     (IP_RECVERR_RFC4884) and flags the broken ones, which we count."""
     name = request.node.callspec.params["backend"]
-    done = _run(chain, ["-n", "-e", "-q", "7", "-N", "1", "-w", "1", chain.target4], name)
+    done = _run(chain, ["-n", "-e", "-q", "7", "-N", "1", "-w", "2,0,0", chain.target4], name)
     assert done.returncode == 0, done.stderr
     line = done.stdout.split("\n")[2]
     assert line.startswith(f" 2  {chain.hops4[1]} <MPLS:L=16001,E=0,S=1,T=1>  ")

@@ -68,6 +68,9 @@ SEND_TRIES = 4
 # Python retries interrupted waits itself (PEP 475): wait in slices this
 # long at most, so the caller sees a stop request from a signal handler.
 WAIT_SLICE_NS = 50_000_000
+# Linux traceroute adds its timer's precision, 1 ms, to a round trip before
+# it scales it by HERE or NEAR.
+WAIT_PREC_NS = 1_000_000
 DONE, IN_FLIGHT, UNSENT = 2, 1, 0
 
 
@@ -537,12 +540,11 @@ class Loop:
         end = sent + c.wait_ns
         ttl = self.ttl_of(index)
         if c.here_milli > 0 and self.hop_rtt[ttl] > 0:
-            end = min(end, sent + self.hop_rtt[ttl] * c.here_milli // 1000)
+            return min(end, sent + (self.hop_rtt[ttl] + WAIT_PREC_NS) * c.here_milli // 1000)
         if c.near_milli > 0:
             for t in range(ttl + 1, c.max_ttl + 1):
                 if self.hop_rtt[t] > 0:
-                    end = min(end, sent + self.hop_rtt[t] * c.near_milli // 1000)
-                    break
+                    return min(end, sent + (self.hop_rtt[t] + WAIT_PREC_NS) * c.near_milli // 1000)
         return end
 
     def expire(self, out: List[Record], now: int) -> None:
