@@ -35,6 +35,13 @@
 /* RFC 792: an error quotes the original header and 64 bits of its data. */
 #define PN__QUOTE_DATA_MIN 8
 
+/* RFC 4884: the length of the quoted datagram, in 32-bit words at byte 5
+ * of ICMPv4 errors, in 64-bit words at byte 4 of ICMPv6 ones; an extension
+ * structure (a 4-byte header at least) follows it. */
+#define PN__ICMP4_EXT_LENGTH 5
+#define PN__ICMP6_EXT_LENGTH 4
+#define PN__EXT_HEADER_LEN 4
+
 static uint16_t pn__rd16(const uint8_t *p)
 {
     return (uint16_t)((p[0] << 8) | p[1]);
@@ -161,11 +168,36 @@ static int pn__parse_quote(const uint8_t *buf, size_t len, size_t off,
     }
     if (len - upper < PN__QUOTE_DATA_MIN)
         return -PN_MALFORMED_QUOTE_SHORT;
+    f[PN_F_QUOTED_PROTOCOL] = protocol;
+    f[PN_F_QUOTED_UPPER_OFF] = (int64_t)upper;
     if (protocol == icmp_protocol && buf[upper + PN__ICMP_TYPE] == echo_type) {
         f[PN_F_QUOTED_ID] = pn__rd16(buf + upper + PN__ICMP_ID);
         f[PN_F_QUOTED_SEQ] = pn__rd16(buf + upper + PN__ICMP_SEQ);
     }
     return 0;
+}
+
+/* Where the RFC 4884 extension structure of an error lies, if it has one. */
+static void pn__locate_ext(const uint8_t *icmp, size_t icmp_len, int family, int type,
+                           size_t payload_off, int64_t *f)
+{
+    size_t quoted, payload_len = icmp_len - PN_ICMP_HEADER_LEN;
+
+    if (family == 4 && (type == PN_ICMP_DEST_UNREACH || type == PN_ICMP_TIME_EXCEEDED ||
+                        type == PN_ICMP_PARAM_PROBLEM))
+        quoted = (size_t)icmp[PN__ICMP4_EXT_LENGTH] * 4;
+    else if (family == 6 && (type == PN_ICMP6_DEST_UNREACH || type == PN_ICMP6_TIME_EXCEEDED))
+        quoted = (size_t)icmp[PN__ICMP6_EXT_LENGTH] * 8;
+    else
+        return;
+    if (quoted == 0)
+        return;
+    if (quoted > payload_len || payload_len - quoted < PN__EXT_HEADER_LEN) {
+        f[PN_F_EXT_LEN] = -2;
+        return;
+    }
+    f[PN_F_EXT_OFF] = (int64_t)(payload_off + quoted);
+    f[PN_F_EXT_LEN] = (int64_t)(payload_len - quoted);
 }
 
 int pn_icmp_parse(const void *data, size_t len, int family, int ip_header,
@@ -236,6 +268,7 @@ int pn_icmp_parse(const void *data, size_t len, int family, int ip_header,
         rc = pn__parse_quote(buf, len, off + PN_ICMP_HEADER_LEN, family, f);
         if (rc < 0)
             return rc;
+        pn__locate_ext(icmp, icmp_len, family, type, off + PN_ICMP_HEADER_LEN, f);
     }
     return 0;
 }
@@ -265,4 +298,151 @@ long pn_icmp_echo_build(uint8_t *out, size_t cap, int family, int type,
         sum = pn_checksum(out, n, pn__pseudo_sum6(src, dst, n));
     pn__wr16(out + PN__ICMP_CHECKSUM, sum);
     return (long)n;
+}
+
+/* ---- ICMP extensions ---------------------------------------------------- */
+
+#define PN__EXT_CLASS_MPLS 1
+#define PN__EXT_CTYPE_MPLS 1
+#define PN__EXT_CLASS_INTERFACE 2
+#define PN__EXT_VERSION 2
+#define PN__OBJECT_HEADER_LEN 4
+#define PN__MPLS_ENTRY_LEN 4
+/* RFC 5837: which parts an interface information object carries (c-type bits) */
+#define PN__IF_ROLE_SHIFT 6
+#define PN__IF_HAS_IFINDEX 0x08
+#define PN__IF_HAS_ADDRESS 0x04
+#define PN__IF_HAS_NAME 0x02
+#define PN__IF_HAS_MTU 0x01
+#define PN__AFI_IPV4 1
+#define PN__AFI_IPV6 2
+#define PN__IF_NAME_MAX 64
+
+static int64_t *pn__ext_item(int64_t *items, size_t cap, size_t *n, int *bad,
+                             int klass, int ctype, size_t off, size_t len)
+{
+    int64_t *x;
+    int i;
+
+    if (*n >= cap) {
+        (*bad)++;
+        return NULL;
+    }
+    x = items + *n * PN_X_COUNT;
+    (*n)++;
+    for (i = 0; i < PN_X_COUNT; i++)
+        x[i] = -1;
+    x[PN_X_CLASS] = klass;
+    x[PN_X_CTYPE] = ctype;
+    x[PN_X_OFF] = (int64_t)off;
+    x[PN_X_LEN] = (int64_t)len;
+    return x;
+}
+
+/* RFC 5837's parts, in order; 0, or -1 when they do not fill the body. */
+static int pn__ext_interface(const uint8_t *p, size_t off, size_t len, int ctype,
+                             int64_t *x)
+{
+    size_t pos = off, end = off + len;
+
+    x[PN_X_ROLE] = ctype >> PN__IF_ROLE_SHIFT;
+    if (ctype & PN__IF_HAS_IFINDEX) {
+        if (end - pos < 4)
+            return -1;
+        x[PN_X_IFINDEX] = pn__rd32(p + pos);
+        pos += 4;
+    }
+    if (ctype & PN__IF_HAS_ADDRESS) {
+        size_t alen;
+        int afi;
+        if (end - pos < 4)
+            return -1;
+        afi = pn__rd16(p + pos);
+        alen = afi == PN__AFI_IPV4 ? 4 : afi == PN__AFI_IPV6 ? 16 : 0;
+        if (alen == 0 || end - pos - 4 < alen)
+            return -1;
+        x[PN_X_ADDR_AFI] = afi;
+        x[PN_X_ADDR_OFF] = (int64_t)(pos + 4);
+        pos += 4 + alen;
+    }
+    if (ctype & PN__IF_HAS_NAME) {
+        size_t nlen;
+        if (end - pos < 1)
+            return -1;
+        nlen = p[pos];
+        /* The length counts its own octet, in whole 32-bit words. */
+        if (nlen < 4 || nlen > PN__IF_NAME_MAX || nlen % 4 != 0 || nlen > end - pos)
+            return -1;
+        x[PN_X_NAME_OFF] = (int64_t)(pos + 1);
+        x[PN_X_NAME_LEN] = (int64_t)(nlen - 1);
+        pos += nlen;
+    }
+    if (ctype & PN__IF_HAS_MTU) {
+        if (end - pos < 4)
+            return -1;
+        x[PN_X_MTU] = pn__rd32(p + pos);
+        pos += 4;
+    }
+    return pos == end ? 0 : -1;
+}
+
+int pn_icmp_ext_parse(const void *ext, size_t len, int64_t *items, size_t cap, int *bad)
+{
+    const uint8_t *p = ext;
+    size_t pos = PN__EXT_HEADER_LEN, n = 0;
+
+    *bad = 0;
+    if (len < PN__EXT_HEADER_LEN)
+        return -PN_EXT_SHORT;
+    if ((p[0] >> 4) != PN__EXT_VERSION)
+        return -PN_EXT_VERSION;
+    /* A zero checksum means the sender computed none (RFC 4884 sec. 7). */
+    if (pn__rd16(p + 2) != 0 && pn_checksum(p, len, 0) != 0)
+        return -PN_EXT_CHECKSUM;
+    while (pos < len) {
+        size_t olen, body;
+        int klass, ctype;
+        if (len - pos < PN__OBJECT_HEADER_LEN) {
+            (*bad)++;
+            break;
+        }
+        olen = pn__rd16(p + pos);
+        if (olen < PN__OBJECT_HEADER_LEN || olen > len - pos) {
+            (*bad)++;
+            break;
+        }
+        klass = p[pos + 2];
+        ctype = p[pos + 3];
+        body = pos + PN__OBJECT_HEADER_LEN;
+        if (klass == PN__EXT_CLASS_MPLS && ctype == PN__EXT_CTYPE_MPLS) {
+            size_t e;
+            if ((olen - PN__OBJECT_HEADER_LEN) % PN__MPLS_ENTRY_LEN != 0) {
+                (*bad)++;
+            } else {
+                for (e = body; e < pos + olen; e += PN__MPLS_ENTRY_LEN) {
+                    uint32_t v = pn__rd32(p + e);
+                    int64_t *x = pn__ext_item(items, cap, &n, bad, klass, ctype, e,
+                                              PN__MPLS_ENTRY_LEN);
+                    if (x == NULL)
+                        break;
+                    x[PN_X_LABEL] = v >> 12;
+                    x[PN_X_TC] = (v >> 9) & 7;
+                    x[PN_X_S] = (v >> 8) & 1;
+                    x[PN_X_TTL] = v & 0xff;
+                }
+            }
+        } else if (klass == PN__EXT_CLASS_INTERFACE) {
+            int64_t *x = pn__ext_item(items, cap, &n, bad, klass, ctype, body,
+                                      olen - PN__OBJECT_HEADER_LEN);
+            if (x != NULL && pn__ext_interface(p, body, olen - PN__OBJECT_HEADER_LEN,
+                                               ctype, x) < 0) {
+                n--;
+                (*bad)++;
+            }
+        } else {
+            pn__ext_item(items, cap, &n, bad, klass, ctype, body, olen - PN__OBJECT_HEADER_LEN);
+        }
+        pos += olen;
+    }
+    return (int)n;
 }

@@ -112,6 +112,10 @@ enum pn_icmp_field {
     PN_F_QUOTED_ID,         /* errors quoting an echo request */
     PN_F_QUOTED_SEQ,
     PN_F_QUOTED_DESTINATION_OFF,
+    PN_F_QUOTED_PROTOCOL,   /* errors: the quoted datagram's upper-layer protocol */
+    PN_F_QUOTED_UPPER_OFF,  /* ... and the offset of its header (UDP, TCP, ICMP) */
+    PN_F_EXT_OFF,           /* errors with an RFC 4884 length: the extension structure */
+    PN_F_EXT_LEN,           /* -2: the RFC 4884 length runs past the message */
     PN_F_COUNT
 };
 
@@ -130,6 +134,48 @@ long pn_icmp_echo_build(uint8_t *out, size_t cap, int family, int type,
  * -(enum pn_malformed). Never reads outside buf[0..len). */
 int pn_icmp_parse(const void *buf, size_t len, int family, int ip_header,
                   const void *src, const void *dst, int64_t *fields);
+
+/* ---- ICMP extensions (RFC 4884, RFC 4950 MPLS, RFC 5837 interfaces) ----- */
+
+/* One object of an extension structure, flattened. For MPLS (class 1,
+ * c-type 1) one item per label stack entry; for interface information
+ * (class 2) one item per object with its parts located. */
+enum pn_ext_item_field {
+    PN_X_CLASS,         /* object class: 1 MPLS, 2 interface information, ... */
+    PN_X_CTYPE,
+    PN_X_OFF,           /* object data offset in the structure */
+    PN_X_LEN,           /* object data length */
+    PN_X_LABEL,         /* MPLS: label, traffic class, bottom of stack, TTL */
+    PN_X_TC,
+    PN_X_S,
+    PN_X_TTL,
+    PN_X_ROLE,          /* interface information: the role (bits 0-1 of c-type) */
+    PN_X_IFINDEX,       /* -1 when absent */
+    PN_X_ADDR_AFI,      /* 1 IPv4, 2 IPv6; -1 when absent */
+    PN_X_ADDR_OFF,      /* the address bytes, in the structure */
+    PN_X_NAME_OFF,      /* the name (without its length octet); -1 when absent */
+    PN_X_NAME_LEN,
+    PN_X_MTU,           /* -1 when absent */
+    PN_X_COUNT
+};
+
+/* Why an extension structure or one of its objects was refused. */
+enum pn_ext_malformed {
+    PN_EXT_SHORT = 1,         /* fewer than the 4 header bytes */
+    PN_EXT_VERSION = 2,       /* not version 2 */
+    PN_EXT_CHECKSUM = 3,      /* a nonzero checksum that does not verify */
+    PN_EXT_OBJECT_LENGTH = 4, /* an object length below 4 or past the end */
+    PN_EXT_OBJECT_BODY = 5,   /* an object whose body does not fit its c-type */
+};
+
+/* Parse the extension structure ext[0..len): up to cap items of
+ * PN_X_COUNT fields each into items. Returns the number of items (objects
+ * past cap are counted in *bad as well as malformed ones), or
+ * -(enum pn_ext_malformed) when the structure itself is unusable.
+ * Never reads outside ext[0..len). */
+int pn_icmp_ext_parse(const void *ext, size_t len, int64_t *items, size_t cap,
+                      int *bad);
+
 
 /* ==== Echo servers' event loop and load generator ======================== */
 
@@ -395,5 +441,94 @@ long pn_fleet_feed(struct pn_fleet *fleet, int family, const void *buf, size_t l
 long pn_fleet_feed_error(struct pn_fleet *fleet, int family, const void *buf, size_t len,
                          const void *dest, int type, int code, const void *offender,
                          int64_t when_ns, struct pn_fleet_record *out, size_t cap);
+/* ---- traceroute: the probe loop (csrc/trace.c) -------------------------- */
+
+enum pn_trace_method {
+    PN_TRACE_UDP = 1,         /* ports as Linux traceroute: 33434 + probe (Paris: fixed) */
+    PN_TRACE_UDP_FIXED = 2,   /* -U: one destination port */
+    PN_TRACE_ICMP = 3,        /* -I: echo requests */
+    PN_TRACE_TCP = 4,         /* -T: SYN */
+};
+enum pn_trace_kind {
+    PN_TRACE_REPLY = 1,       /* an answer: ICMP error, echo reply, TCP segment */
+    PN_TRACE_TIMEOUT = 2,     /* none within the wait */
+    PN_TRACE_SEND_FAILED = 3, /* sendto failed for good (info: errno) */
+};
+enum pn_trace_flag {
+    PN_TRACE_FINAL = 1,       /* the answer ends the trace (anything but time exceeded) */
+    PN_TRACE_DEST = 2,        /* it came from the target */
+};
+/* The type of a record for a TCP answer (its code: the TCP flags). */
+#define PN_TRACE_TCP_REPLY 256
+#define PN_TRACE_MAX_TTL 255
+#define PN_TRACE_MAX_QUERIES 10
+#define PN_TRACE_MAX_PROBES (PN_TRACE_MAX_TTL * PN_TRACE_MAX_QUERIES)
+/* Bytes of an extension structure a record keeps at most. */
+#define PN_TRACE_EXT_MAX 128
+/* Room for a probe and for any answer worth reading (ICMP quotes are short). */
+#define PN_TRACE_BUF 4096
+
+struct pn_trace_config {
+    int fd;                   /* probe socket: UDP datagram, ICMP raw or datagram, raw TCP */
+    int rfd;                  /* raw ICMP socket for answers; -1: fd's error queue */
+    int family;               /* 4 or 6 */
+    int method;               /* enum pn_trace_method */
+    int raw;                  /* fd is raw */
+    uint8_t target[16];
+    uint8_t source[16];       /* our address (the TCP checksum over IPv4) */
+    uint32_t scope_id;
+    int port;                 /* destination port (UDP: the base) */
+    int sport;                /* our UDP port / the TCP source port */
+    int ident;                /* ICMP echo id */
+    uint32_t key;             /* random: marks this run's probes */
+    int classic;              /* the flow changes per probe */
+    int first_ttl, max_ttl, queries, sim;
+    int packet_len;           /* whole datagram, IP header included */
+    int64_t wait_ns;          /* per probe at most (MAX of -w MAX,HERE,NEAR) */
+    int64_t pause_ns;         /* between probes (-z) */
+    /* Linux traceroute's HERE and NEAR, in thousandths (0: off): give up on
+     * a probe once HERE times the round trip of an answer from its hop, or
+     * NEAR times that of the next hop that answered, has passed. */
+    int64_t here_milli, near_milli;
+};
+
+/* Zero it before the first call. */
+struct pn_trace_state {
+    int64_t sent, answered, malformed, unmatched;
+    int64_t final_ttl;        /* lowest TTL whose answer ended the trace; 0: none yet */
+    int64_t done;
+    int64_t next_index, in_flight, last_send_ns, last_ttl, errors_queued, started;
+    int64_t hop_rtt_ns[PN_TRACE_MAX_TTL + 1]; /* the first answer's round trip per TTL */
+    int64_t sent_real_ns[PN_TRACE_MAX_PROBES];
+    int64_t sent_mono_ns[PN_TRACE_MAX_PROBES];
+    uint8_t status[PN_TRACE_MAX_PROBES];
+    uint8_t tx[PN_TRACE_BUF];
+    uint8_t rx[PN_TRACE_BUF];
+};
+
+struct pn_trace_record {
+    int64_t ttl, probe, kind, flags;
+    int64_t type, code;       /* the answer's ICMP type and code (-1: none) */
+    int64_t rtt_ns;
+    int64_t reply_ttl;        /* TTL / hop limit the answer arrived with; -1 unknown */
+    int64_t info;             /* ICMP bytes 4..7 (MTU, ...); send failures: errno */
+    int64_t when_ns;          /* CLOCK_REALTIME */
+    int64_t ext_len;
+    uint8_t from[16];
+    uint8_t ext[PN_TRACE_EXT_MAX];
+};
+
+/* Build probe `index` as sendto takes it into out. Returns its length or
+ * -ENOBUFS. */
+long pn_trace_probe(const struct pn_trace_config *config, int64_t index, uint8_t *out,
+                    size_t cap);
+
+/* Drive the trace: send probes (at most sim unanswered), read answers,
+ * write one record per probe answered or given up into out[0..cap).
+ * Returns the number of records or a negative errno; returns when the
+ * trace is over (state->done), when out is nearly full, when a signal
+ * interrupts a wait, or once flush_ns has passed and something happened. */
+long pn_trace_run(const struct pn_trace_config *config, struct pn_trace_state *state,
+                  struct pn_trace_record *out, size_t cap, int64_t flush_ns);
 
 #endif /* PYNET_H */

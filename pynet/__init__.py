@@ -28,6 +28,10 @@ from ._errors import (
     EchoError,
     EmptyReply,
     ExporterError,
+    FleetError,
+    FleetNameError,
+    FleetPermissionError,
+    FleetSocketError,
     IdleTimeout,
     KissOfDeath,
     MalformedPacket,
@@ -46,6 +50,10 @@ from ._errors import (
     TcpError,
     TcpNameError,
     TcpSendFailed,
+    TracerouteError,
+    TracerouteNameError,
+    TraceroutePermissionError,
+    TracerouteSocketError,
     Unreachable,
     Unsynchronised,
     UsageError,
@@ -73,11 +81,20 @@ _LAZY: Dict[str, str] = {
     "sntp": ".sntp",
     "SNTPResult": ".sntp:SNTPResult",
     "echo": ".echo",
+    "fleet": ".fleet",
+    "FleetResult": ".fleet:FleetResult",
+    "traceroute": ".traceroute",
+    "async_traceroute": ".traceroute:async_traceroute",
+    "TraceResult": ".traceroute:TraceResult",
+    "exporter": ".exporter",
     "bench": ".bench",
 }
 
 if TYPE_CHECKING:
-    from . import bench, echo, icmp, sntp, tcp
+    from . import bench, echo, exporter, fleet, icmp, sntp, tcp
+    from .fleet import FleetResult
+    from .traceroute import TraceResult, async_traceroute
+    from .traceroute._api import traceroute
     from ._checksum import Checksum, checksum, checksum_update
     from ._message import IcmpMessage
     from .ping import PingIcmpError, PingReply, PingResult, async_ping
@@ -115,6 +132,11 @@ __all__ = [
     "EchoError",
     "EmptyReply",
     "ExporterError",
+    "FleetError",
+    "FleetNameError",
+    "FleetPermissionError",
+    "FleetResult",
+    "FleetSocketError",
     "IcmpMessage",
     "IdleTimeout",
     "KissOfDeath",
@@ -139,18 +161,26 @@ __all__ = [
     "TcpNameError",
     "TcpResult",
     "TcpSendFailed",
+    "TraceResult",
+    "TracerouteError",
+    "TracerouteNameError",
+    "TraceroutePermissionError",
+    "TracerouteSocketError",
     "Unreachable",
     "Unsynchronised",
     "UsageError",
     "__version__",
     "async_ping",
+    "async_traceroute",
     "backend",
     "backend_features",
     "checksum",
     "checksum_update",
     "echo",
+    "fleet",
     "icmp",
     "ping",
     "sntp",
     "tcp",
+    "traceroute",
 ]

@@ -18,6 +18,7 @@ COMMANDS = {
     "echo": ("pynet.echo", "run a TCP or UDP echo server in any concurrency model"),
     "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
     "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),
+    "traceroute": ("pynet.traceroute", "trace the path to hosts, like Linux traceroute"),
     "exporter": ("pynet.exporter", "serve probes as Prometheus metrics (/probe, /metrics)"),
     "bench": ("pynet.bench", "benchmark pynet beside its peers"),
 }
@@ -27,7 +28,7 @@ USAGE_EXIT = 2
 def _usage() -> str:
     lines = ["usage: pynet COMMAND [ARGS...]   (pynet COMMAND --help for its options)",
              "       pynet --help | --version", "", "commands:"]
-    lines += [f"  {name:10s}{text}" for name, (_, text) in COMMANDS.items()]
+    lines += [f"  {name:12s}{text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", f"exit status: the command's own; {USAGE_EXIT} for an unknown command."]
     return "\n".join(lines)
 

@@ -10,6 +10,8 @@
     ├── TcpError                    the TCP client, with curl's exit codes
     ├── SNTPError                   why a server gave no usable time
     ├── EchoError                   the echo servers
+    ├── FleetError                  many targets at once (pynet.fleet, pynet fping)
+    ├── TracerouteError             traceroute
     └── ExporterError               the Prometheus exporter (its config errors too)
 
 Timeouts also derive from TimeoutError, refusals from ConnectionRefusedError
@@ -25,11 +27,14 @@ from . import _wire as w
 
 __all__ = [
     "BadReply", "BindError", "ConfigError", "ConnectFailed", "ConnectTimeout", "ConnectionRefused",
-    "ConnectionReset", "EchoConfigError", "EchoError", "EmptyReply", "ExporterError", "IdleTimeout",
+    "ConnectionReset", "EchoConfigError", "EchoError", "EmptyReply", "ExporterError", "FleetError",
+    "FleetNameError", "FleetPermissionError", "FleetSocketError", "IdleTimeout",
     "KissOfDeath", "MalformedPacket", "MaxTimeExceeded", "NoReply", "PingError",
     "PingNameError", "PingPermissionError", "PingSocketError", "PortUnreachable",
     "PynetError", "ResolveError", "SNTPError", "SNTPNameError", "SNTPSendFailed",
-    "TcpError", "TcpNameError", "TcpSendFailed", "Unreachable", "Unsynchronised", "UsageError",
+    "TRACEROUTE_PERMISSION_FIX", "TcpError", "TcpNameError", "TcpSendFailed",
+    "TracerouteError", "TracerouteNameError", "TraceroutePermissionError", "TracerouteSocketError",
+    "Unreachable", "Unsynchronised", "UsageError",
     "describe_malformed",
 ]
 
@@ -291,6 +296,72 @@ class BindError(EchoError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+# ---- fleet and fping: exit 4 when a system call failed, 2 for a name, as fping --
+
+
+class FleetError(PynetError):
+    """Base class of the fleet tool's errors. fping exits 4 when a system
+    call failed, and so does `pynet fping`."""
+
+    exit_code = 4
+
+
+class FleetPermissionError(FleetError, PermissionError):
+    """No ICMP socket may be opened: neither raw (root, CAP_NET_RAW) nor
+    datagram (net.ipv4.ping_group_range). The message names the fix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"no permission to open an ICMP socket ({detail}): {PERMISSION_FIX}")
+
+
+class FleetSocketError(FleetError, OSError):
+    """A socket could not be set up: FleetSocketError(errno, message)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
+
+
+class FleetNameError(FleetError, ResolveError):
+    """A target name did not resolve (to an address of the family asked
+    for); raised before anything is sent. fping exits 2 for it."""
+
+    exit_code = 2
+
+
+# ---- traceroute: its base class and the three ways it fails ---------------
+
+TRACEROUTE_PERMISSION_FIX = (
+    'run as root or with CAP_NET_RAW, or (for -I) allow unprivileged ICMP with: '
+    'sysctl -w net.ipv4.ping_group_range="0 2147483647"')
+
+
+class TracerouteError(PynetError):
+    """Base class of traceroute's errors; the command exits with ``exit_code``."""
+
+    exit_code = 2
+
+
+class TracerouteNameError(TracerouteError, ResolveError):
+    """The target did not resolve (to an address of the family asked for);
+    raised before any probe is sent."""
+
+
+class TraceroutePermissionError(TracerouteError, PermissionError):
+    """The method's sockets may not be opened (TCP needs a raw socket; -I a
+    raw or an unprivileged ICMP socket). The message names the fix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{detail}: {TRACEROUTE_PERMISSION_FIX}")
+
+
+class TracerouteSocketError(TracerouteError, OSError):
+    """A socket could not be set up or used (no route, a bad source, ...).
+    Made as TracerouteSocketError(errno, message); str() is the message."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
 
 
 # ---- exporter (pynet exporter): its base error and the config's --------------

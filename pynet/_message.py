@@ -64,7 +64,7 @@ def from_fields(data: bytes, f: Sequence[int]) -> IcmpMessage:
     # One unpacking in enum pn_icmp_field order: this runs once per packet.
     (family, icmp_type, code, msg_id, seq, checksum, ok, ttl, source_off,
      destination_off, payload_off, payload_len, rest, quoted_id, quoted_seq,
-     quoted_destination_off) = f
+     quoted_destination_off) = f[:16]
     payload = data[payload_off:payload_off + payload_len]
     source: Optional[str]
     destination: Optional[str]

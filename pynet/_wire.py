@@ -96,7 +96,49 @@ MALFORMED_QUOTED = 32
 (F_FAMILY, F_TYPE, F_CODE, F_ID, F_SEQ, F_CHECKSUM, F_CHECKSUM_OK, F_TTL,
  F_SOURCE_OFF, F_DESTINATION_OFF, F_PAYLOAD_OFF, F_PAYLOAD_LEN,
  F_REST_OF_HEADER, F_QUOTED_ID, F_QUOTED_SEQ, F_QUOTED_DESTINATION_OFF,
- F_COUNT) = range(17)
+ F_QUOTED_PROTOCOL, F_QUOTED_UPPER_OFF, F_EXT_OFF, F_EXT_LEN,
+ F_COUNT) = range(21)
+# F_EXT_LEN when the RFC 4884 length runs past the message.
+EXT_LEN_BEYOND = -2
+
+# RFC 4884: the quoted datagram's length, in 32-bit words at byte 5 of
+# ICMPv4 errors, in 64-bit words at byte 4 of ICMPv6 ones.
+ICMP4_EXT_LENGTH = 5
+ICMP6_EXT_LENGTH = 4
+EXT_LENGTH_TYPES = {
+    4: frozenset({ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM}),
+    6: frozenset({ICMP6_DEST_UNREACH, ICMP6_TIME_EXCEEDED}),
+}
+EXT_LENGTH_UNIT = {4: 4, 6: 8}
+# RFC 4884 extension header: version (high nibble), reserved, checksum.
+EXT_HEADER = struct.Struct("!BBH")
+EXT_HEADER_LEN = 4
+EXT_VERSION = 2
+# An extension object: length (header included), class, c-type.
+EXT_OBJECT = struct.Struct("!HBB")
+EXT_OBJECT_LEN = 4
+EXT_CLASS_MPLS = 1          # RFC 4950: the MPLS label stack
+EXT_CTYPE_MPLS = 1
+EXT_CLASS_INTERFACE = 2     # RFC 5837: interface information
+MPLS_ENTRY = struct.Struct("!I")
+# RFC 5837 c-type bits: role (bits 7-6), then ifIndex, IP address, name, MTU.
+IF_ROLE_SHIFT = 6
+IF_HAS_IFINDEX = 0x08
+IF_HAS_ADDRESS = 0x04
+IF_HAS_NAME = 0x02
+IF_HAS_MTU = 0x01
+IF_ADDRESS_HEADER = struct.Struct("!HH")  # AFI, reserved
+AFI_IPV4 = 1
+AFI_IPV6 = 2
+IF_NAME_MAX = 63
+(X_CLASS, X_CTYPE, X_OFF, X_LEN, X_LABEL, X_TC, X_S, X_TTL, X_ROLE, X_IFINDEX, X_ADDR_AFI,
+ X_ADDR_OFF, X_NAME_OFF, X_NAME_LEN, X_MTU, X_COUNT) = range(16)
+# enum pn_ext_malformed
+EXT_SHORT = 1
+EXT_BAD_VERSION = 2
+EXT_BAD_CHECKSUM = 3
+EXT_OBJECT_LENGTH = 4
+EXT_OBJECT_BODY = 5
 
 # How a parser treats the first bytes (enum pn_ip_header).
 IP_HEADER_AUTO = -1

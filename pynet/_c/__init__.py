@@ -8,12 +8,12 @@ exceptions.
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, parse
+from .icmp import echo_build, ext_parse, parse
 
 NAME = "c"
 # The fast paths this backend has (submodules of this package), and "nogil":
 # its long calls release the GIL, so a worker thread overlaps with Python.
-FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "echo", "loadgen", "nogil"})
+FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "trace", "echo", "loadgen", "nogil"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
-           "echo_build", "parse", "sum16"]
+           "echo_build", "ext_parse", "parse", "sum16"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import struct
 import threading
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from .. import _wire as w
 from .._errors import MalformedPacket
 from .._message import IcmpMessage, from_fields
 from ._ffi import ffi, lib, pointer
 
-__all__ = ["echo_build", "parse"]
+__all__ = ["echo_build", "ext_parse", "parse"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 _NULL = ffi.NULL
@@ -63,3 +63,13 @@ def parse(data: Buffer, family: int, ip_header: int,
     if rc < 0:
         raise MalformedPacket(-rc)
     return _from_fields(data, _unpack_from(view))
+
+
+def ext_parse(data: Buffer, cap: int) -> Tuple[int, List[List[int]], int]:
+    """An RFC 4884 extension structure: (-reason or the item count, the
+    items (enum pn_ext_item_field each), objects counted as malformed)."""
+    items = ffi.new("int64_t[]", max(1, cap) * w.X_COUNT)
+    bad = ffi.new("int *")
+    rc = lib.pn_icmp_ext_parse(pointer(data), len(data), items, cap, bad)
+    out = [list(items[i * w.X_COUNT:(i + 1) * w.X_COUNT]) for i in range(max(rc, 0))]
+    return int(rc), out, int(bad[0])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, parse
+from .icmp import echo_build, ext_parse, parse
 
 NAME = "python"
 # What pynet._c has and this backend lacks: the echo event loop and the load
 # generator (C only: their point is speed), and "nogil".
-FEATURES = frozenset({"checksum", "icmp", "ping", "fleet"})
+FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "trace"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
-           "echo_build", "parse", "sum16"]
+           "echo_build", "ext_parse", "parse", "sum16"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._api import ping, sweep
 from ._pinger import Pinger
-from ._errors import FleetError, FleetNameError, FleetPermissionError, FleetSocketError
+from .._errors import FleetError, FleetNameError, FleetPermissionError, FleetSocketError
 from ._result import FleetResult, Summary
 
 __all__ = [

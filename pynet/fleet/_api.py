@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, List, Optional, Union
 
 from .._errors import ResolveError
-from ._errors import FleetNameError
+from .._errors import FleetNameError
 from ._result import FleetResult
 from ._run import Options, Run, check_options
 from ._targets import TargetSpec, Targets

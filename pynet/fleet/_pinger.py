@@ -22,7 +22,7 @@ from .._errors import ResolveError
 from .._fleet_engine import DONE, ERROR, REPLY, SEND_FAILED, TIMEOUT
 from .._resolve import resolve_async
 from ..ping._result import PingReply
-from ._errors import FleetNameError
+from .._errors import FleetNameError
 from ._result import FleetResult, Tally
 from ._run import Options, check_options, engine_module
 from ._socket import FleetSockets, open_sockets

@@ -13,7 +13,7 @@ from .._fleet_engine import MIN_PAYLOAD
 from ..ping._errors import PingNameError
 from ..ping._result import PingReply, PingResult
 from ..ping._stats import RttStats
-from ._errors import FleetNameError
+from .._errors import FleetNameError
 from ._pinger import Pinger
 from ._result import FleetResult
 

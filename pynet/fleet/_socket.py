@@ -13,7 +13,7 @@ from .. import _icmp_socket as ics
 from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
 from .. import _wire as w
-from ._errors import FleetPermissionError, FleetSocketError
+from .._errors import FleetPermissionError, FleetSocketError
 
 __all__ = ["FleetSockets", "open_sockets", "rcvbuf_for"]
 

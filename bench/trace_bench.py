@@ -1,0 +1,158 @@
+"""traceroute side by side, in one run, on a chain of namespaces built here:
+
+1. N targets (default 1,000) behind 4 routers, all held by the target
+   namespace (10.235.200.0/22 is local there): pynet's concurrent trace of
+   all of them against Linux traceroute run one target after another and
+   `mtr --report -c 1` run the same way. The two peers are timed on a
+   sample of targets and their wall time extrapolated to N (stated in the
+   table); the hops they find are checked against pynet's, target for
+   target.
+2. One trace through a chain whose second router stays silent: both wall
+   times (traceroute waits for every `*`).
+
+    sudo python bench/trace_bench.py [--targets N] [--sample K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from trace_chain import Chain  # noqa: E402
+from trace_lines import hops  # noqa: E402
+
+BLOCK = ipaddress.ip_network("10.235.200.0/22")
+
+
+def _targets(n: int) -> List[str]:
+    return [str(a) for a, _ in zip(BLOCK.hosts(), range(n))]
+
+
+def _hold_block(chain: Chain) -> None:
+    """The target namespace answers for the whole block; every node routes it on."""
+    chain.target.ip("route", "add", "local", str(BLOCK), "dev", "lo")
+    for node, link in zip(chain.chain[:-1], chain.link_of):
+        node.ip("route", "add", str(BLOCK), "via", f"10.235.{link}.2")
+
+
+def _timed(cmd: Sequence[str]) -> Tuple[float, str]:
+    start = time.monotonic()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd="/")
+    wall = time.monotonic() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{cmd[3:6]} failed: {done.stderr}")
+    return wall, done.stdout
+
+
+def _blocks(text: str) -> Dict[str, List[Tuple[str, ...]]]:
+    out = {}
+    for block in re.split(r"\n(?=traceroute to )", text.rstrip("\n")):
+        target = block.split()[2]
+        out[target] = [h[1] for h in hops(block + "\n")]
+    return out
+
+
+def _mtr_hops(text: str) -> List[Tuple[str, ...]]:
+    return [(line.split()[1],) for line in text.splitlines() if "|--" in line]
+
+
+def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
+    chain = Chain(4, tag="b")
+    try:
+        _hold_block(chain)
+        targets = _targets(n)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(targets) + "\n")
+        os.chmod(f.name, 0o644)
+        env_prefix = ["env", f"PYNET_BACKEND={backend}"]
+        ours_wall, ours_out = _timed([*chain.client.prefix(), *env_prefix, sys.executable, "-m",
+                                      "pynet.traceroute", "-n", "--targets", f.name])
+        os.unlink(f.name)
+        ours = _blocks(ours_out)
+        assert len(ours) == n, f"pynet traced {len(ours)} of {n}"
+        step = max(1, n // sample)
+        picked = targets[::step][:sample]
+        tr_wall = 0.0
+        mtr_wall = 0.0
+        same = 0
+        for i, target in enumerate(picked):
+            wall, out = _timed([*chain.client.prefix(), "traceroute", "-n", target])
+            tr_wall += wall
+            theirs = _blocks(out)[target]
+            mtr_same = True
+            if i < mtr_sample:
+                wall, out = _timed([*chain.client.prefix(), "mtr", "--report", "-c", "1", "-n",
+                                    target])
+                mtr_wall += wall
+                mtr_same = _mtr_hops(out) == ours[target]
+            if theirs == ours[target] and mtr_same:
+                same += 1
+        scale = n / len(picked)
+        mtr_scale = n / min(mtr_sample, len(picked))
+        expected = [(a,) for a in chain.hops4[:-1]]
+        reached = sum(1 for t in targets if ours[t] == expected + [(t,)])
+        return [
+            f"{n} targets behind 4 routers (pynet backend {backend})",
+            f"  pynet traceroute (concurrent)       {ours_wall:8.2f} s   "
+            f"{reached}/{n} traced to the target through the 4 routers",
+            f"  Linux traceroute, one after another {tr_wall * scale:8.2f} s   "
+            f"(measured {tr_wall:.2f} s on {len(picked)} targets, x{scale:.0f})   "
+            f"{tr_wall * scale / ours_wall:6.1f}x pynet's time",
+            f"  mtr --report -c 1, one after another {mtr_wall * mtr_scale:7.2f} s   "
+            f"(measured {mtr_wall:.2f} s on {min(mtr_sample, len(picked))} targets, "
+            f"x{mtr_scale:.0f})   {mtr_wall * mtr_scale / ours_wall:6.1f}x pynet's time",
+            f"  identical hops (pynet = traceroute [= mtr on the first {mtr_sample}]) on "
+            f"{same}/{len(picked)} sampled targets",
+        ]
+    finally:
+        chain.close()
+
+
+def silent(backend: str) -> List[str]:
+    chain = Chain(4, tag="s")
+    try:
+        chain.nodes["r2"].nft(
+            "table inet pynet_silent {\n chain out {\n"
+            "  type filter hook output priority 0; policy accept;\n"
+            "  icmp type time-exceeded drop\n }\n}\n")
+        ours_wall, ours_out = _timed([*chain.client.prefix(), "env", f"PYNET_BACKEND={backend}",
+                                      sys.executable, "-m", "pynet.traceroute", "-n",
+                                      chain.target4])
+        tr_wall, tr_out = _timed([*chain.client.prefix(), "traceroute", "-n", chain.target4])
+        same = _blocks(ours_out) == _blocks(tr_out)
+        return [
+            "one trace, 4 routers, the second silent (default waits: 5 s; traceroute 5,3,10)",
+            f"  pynet traceroute  {ours_wall:6.2f} s",
+            f"  Linux traceroute  {tr_wall:6.2f} s   {tr_wall / ours_wall:5.1f}x pynet's time",
+            f"  identical hops: {same}",
+        ]
+    finally:
+        chain.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--targets", type=int, default=1000)
+    p.add_argument("--sample", type=int, default=20, help="traceroute runs timed")
+    p.add_argument("--mtr-sample", type=int, default=5, help="mtr runs timed")
+    p.add_argument("--backend", default="c", choices=("c", "python"))
+    o = p.parse_args()
+    print(f"$ {' '.join(sys.argv)}")
+    for line in many(o.targets, o.sample, o.mtr_sample, o.backend):
+        print(line, flush=True)
+    for line in silent(o.backend):
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The traceroute loop through csrc/trace.c: one call drives the whole
+trace, with the GIL released while it waits (pynet._native_nogil)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List
+
+from .._trace_loop import RECORD, Counters, LoopConfig, Record
+from ._ffi import ffi_nogil as ffi
+from ._ffi import lib_nogil as lib
+
+__all__ = ["Loop", "build_probe"]
+
+_run = lib.pn_trace_run
+_iter_unpack = RECORD.iter_unpack
+_SIZE = RECORD.size
+
+
+def _config(config: LoopConfig) -> Any:
+    c: Any = ffi.new("struct pn_trace_config *")
+    c.fd = config.fd
+    c.rfd = config.rfd
+    c.family = config.family
+    c.method = config.method
+    c.raw = int(config.raw)
+    ffi.memmove(c.target, config.target, len(config.target))
+    ffi.memmove(c.source, config.source, len(config.source))
+    c.scope_id = config.scope_id
+    c.port = config.port
+    c.sport = config.sport
+    c.ident = config.ident
+    c.key = config.key
+    c.classic = int(config.classic)
+    c.first_ttl = config.first_ttl
+    c.max_ttl = config.max_ttl
+    c.queries = config.queries
+    c.sim = config.sim
+    c.packet_len = config.packet_len
+    c.wait_ns = config.wait_ns
+    c.pause_ns = config.pause_ns
+    c.here_milli = config.here_milli
+    c.near_milli = config.near_milli
+    return c
+
+
+def build_probe(config: LoopConfig, index: int) -> bytes:
+    """What goes into sendto for probe `index` (pn_trace_probe)."""
+    out = ffi.new("uint8_t[]", 4096)
+    n = lib.pn_trace_probe(_config(config), index, out, 4096)
+    if n < 0:
+        raise OSError(-n, os.strerror(-n))
+    return bytes(ffi.buffer(out, n))
+
+
+class Loop:
+    """One trace over open sockets; run() until counters().done."""
+
+    def __init__(self, config: LoopConfig) -> None:
+        if ffi.sizeof("struct pn_trace_record") != _SIZE:
+            raise ImportError("struct pn_trace_record does not match pynet._trace_loop.RECORD")
+        c = _config(config)
+        self._config = c
+        self._state: Any = ffi.new("struct pn_trace_state *")  # zeroed, as the loop wants
+        self._cap = max(2, config.batch)
+        self._out = ffi.new("struct pn_trace_record[]", self._cap)
+        self._view = ffi.buffer(self._out)
+
+    def run(self, flush_ns: int) -> bytes:
+        n = _run(self._config, self._state, self._out, self._cap, flush_ns)
+        if n < 0:
+            raise OSError(-n, os.strerror(-n))
+        return self._view[:n * _SIZE]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def records(raw: bytes) -> List[Record]:
+        return list(_iter_unpack(raw))
+
+    def counters(self) -> Counters:
+        s = self._state
+        return Counters(s.sent, s.answered, s.malformed, s.unmatched, s.final_ttl, bool(s.done))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,142 @@
+"""pynet.traceroute() and pynet.async_traceroute(): the library face."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import math
+import threading
+from typing import Any, Callable, List, Optional, Sequence
+
+from .. import _trace_loop as tl
+from ._engine import METHOD_NAMES, Plan, lookup, run_trace
+from ._result import TraceResult
+
+__all__ = ["async_traceroute", "make_plan", "traceroute", "traceroute_many"]
+
+# Traces at once for many targets: each is one thread around a loop that
+# mostly waits (the C loop without the GIL).
+WORKERS_MAX = 128
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, queries: int,
+              sim: int, wait: float, pause: float, packet_len: Optional[int], classic: bool,
+              source: Optional[str], privileged: Optional[bool], here: float = 3.0,
+              near: float = 10.0) -> Plan:
+    """Checked arguments as a Plan (TypeError/ValueError naming the argument)."""
+    if method not in METHOD_NAMES:
+        raise ValueError(f"method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
+    if port is not None:
+        _int(port, "port", 1, 65535)
+    _int(max_ttl, "max_ttl", 1, tl.MAX_TTL)
+    _int(first_ttl, "first_ttl", 1, max_ttl)
+    _int(queries, "queries", 1, tl.MAX_QUERIES)
+    _int(sim, "sim", 1, tl.MAX_PROBES)
+    if packet_len is not None:
+        _int(packet_len, "packet_len", 28, 65000)
+    return Plan(METHOD_NAMES[method], port, first_ttl, max_ttl, queries, sim,
+                _seconds(wait, "wait"), _seconds(here, "here"), _seconds(near, "near"),
+                _seconds(pause, "pause"), packet_len, bool(classic), source, privileged)
+
+
+def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
+               port: Optional[int] = None, first_ttl: int = 1, max_ttl: int = 30,
+               queries: int = 3, sim: int = 16, wait: float = 5.0, here: float = 3.0,
+               near: float = 10.0, pause: float = 0.0, packet_len: Optional[int] = None,
+               classic: bool = False, source: Optional[str] = None,
+               privileged: Optional[bool] = None, backend: Optional[str] = None,
+               stop: Optional[Callable[[], bool]] = None) -> TraceResult:
+    """Trace the path to target, as Linux traceroute does, every TTL at once.
+
+    method: "udp" (ports 33434 up), "udp-port" (one port, 53 unless given:
+    -U), "icmp" (-I), "tcp" (SYN, port 80 unless given: -T). Paris mode
+    unless classic: the flow (addresses, ports, ICMP checksum) is the same
+    for every probe, so load balancers keep them on one path. wait: seconds
+    for an answer per probe at most, and (as Linux traceroute's -w
+    MAX,HERE,NEAR) no longer than `here` times the round trip of an answer
+    from the same hop or `near` times that of a later hop (0: off); pause:
+    seconds between probes; sim: probes unanswered at once. Raises TracerouteNameError (before sending),
+    TraceroutePermissionError, TracerouteSocketError (TracerouteError).
+    """
+    plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
+                     classic, source, privileged, here, near)
+    if family not in (None, 4, 6):
+        raise ValueError(f"family must be 4, 6 or None, got {family!r}")
+    return run_trace(target, lookup(target, family), plan, backend=backend, stop=stop)
+
+
+def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
+                    backend: Optional[str] = None, workers: Optional[int] = None,
+                    **options: Any) -> List[TraceResult]:
+    """traceroute() for each target, traced concurrently; results in the
+    order given. Every name is resolved before anything is sent."""
+    plan = make_plan(options.pop("method", "udp"), options.pop("port", None),
+                     options.pop("first_ttl", 1), options.pop("max_ttl", 30),
+                     options.pop("queries", 3), options.pop("sim", 16),
+                     options.pop("wait", 5.0), options.pop("pause", 0.0),
+                     options.pop("packet_len", None), options.pop("classic", False),
+                     options.pop("source", None), options.pop("privileged", None),
+                     options.pop("here", 3.0), options.pop("near", 10.0))
+    if options:
+        raise TypeError(f"unexpected keyword argument {next(iter(options))!r}")
+    resolved = [lookup(t, family) for t in targets]
+    if not targets:
+        return []
+    count = min(len(targets), workers or WORKERS_MAX)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(run_trace, t, r, plan, backend=backend)
+                   for t, r in zip(targets, resolved)]
+        return [f.result() for f in futures]
+
+
+async def async_traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
+                           port: Optional[int] = None, first_ttl: int = 1, max_ttl: int = 30,
+                           queries: int = 3, sim: int = 16, wait: float = 5.0,
+                           here: float = 3.0, near: float = 10.0, pause: float = 0.0, packet_len: Optional[int] = None,
+                           classic: bool = False, source: Optional[str] = None,
+                           privileged: Optional[bool] = None,
+                           backend: Optional[str] = None) -> TraceResult:
+    """traceroute() for asyncio: the loop runs in a worker thread (the C
+    loop without the GIL); cancelling the task ends the run at its next
+    batch. The name is resolved on the event loop's resolver first."""
+    import asyncio
+
+    from .._errors import ResolveError, TracerouteNameError
+    from .._resolve import resolve_async
+
+    plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
+                     classic, source, privileged, here, near)
+    if family not in (None, 4, 6):
+        raise ValueError(f"family must be 4, 6 or None, got {family!r}")
+    import socket
+    try:
+        af, sockaddr = (await resolve_async(target, family=family, socktype=socket.SOCK_DGRAM))[0]
+    except ResolveError as exc:
+        raise TracerouteNameError(exc.host, exc.reason) from None
+    scope = int(sockaddr[3]) if af == socket.AF_INET6 and len(sockaddr) > 3 else 0
+    resolved = (af, str(sockaddr[0]).split("%")[0], scope)
+    cancelled = threading.Event()
+    call = functools.partial(run_trace, target, resolved, plan, backend=backend,
+                             stop=cancelled.is_set)
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise

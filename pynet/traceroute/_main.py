@@ -1,0 +1,138 @@
+"""`python -m pynet.traceroute` / `pynet traceroute`: Linux traceroute's
+command line, every TTL at once, several targets side by side."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, List, Optional
+
+from .._cli import ArgumentParser, UsageError, add_family, port, run_main
+from ._api import make_plan, traceroute_many
+from ._output import Names, json_document, report, trace_lines
+
+__all__ = ["main", "parse", "run"]
+
+PROG = "traceroute"
+
+
+def _wait(text: str) -> List[float]:
+    """-w MAX[,HERE[,NEAR]]: Linux traceroute's form (defaults 5,3,10)."""
+    parts = text.split(",")
+    values = [5.0, 3.0, 10.0]
+    if len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"not MAX,HERE,NEAR: {text!r}")
+    for i, part in enumerate(parts):
+        try:
+            values[i] = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not values[i] >= 0:
+            raise argparse.ArgumentTypeError(f"wait must be >= 0, got {text!r}")
+    return values
+
+
+def _pause(text: str) -> float:
+    """-z: seconds, or milliseconds when above 10 (as Linux traceroute reads it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"pause must be >= 0, got {text!r}")
+    return value / 1000 if value > 10 else value
+
+
+def _parser() -> ArgumentParser:
+    p = ArgumentParser(prog=PROG, description=(
+        "Trace the path to each HOST as Linux traceroute does, every TTL in flight at once, "
+        "Paris flow ids by default. --json prints one JSON document (a trace, or a list of "
+        "traces for several hosts)."))
+    add_family(p)
+    method = p.add_mutually_exclusive_group()
+    method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",
+                        help="ICMP echo probes")
+    method.add_argument("-T", "--tcp", dest="method", action="store_const", const="tcp",
+                        help="TCP SYN probes (port 80 unless -p)")
+    method.add_argument("-U", "--udp", dest="method", action="store_const", const="udp-port",
+                        help="UDP to one port (53 unless -p)")
+    p.add_argument("-p", "--port", type=port, help="destination port (UDP: the base)")
+    p.add_argument("-n", dest="numeric", action="store_true", help="no reverse lookups")
+    p.add_argument("-e", "--extensions", action="store_true", help="show ICMP extensions")
+    p.add_argument("-f", "--first", type=int, default=1, dest="first_ttl")
+    p.add_argument("-m", "--max-hops", type=int, default=30, dest="max_ttl")
+    p.add_argument("-q", "--queries", type=int, default=3)
+    p.add_argument("-N", "--sim-queries", type=int, default=16, dest="sim")
+    p.add_argument("-w", "--wait", type=_wait, default=[5.0, 3.0, 10.0],
+                   metavar="MAX,HERE,NEAR")
+    p.add_argument("-z", "--sendwait", type=_pause, default=0.0)
+    p.add_argument("-s", "--source")
+    p.add_argument("--classic", action="store_true",
+                   help="vary the flow per probe, as traceroute did before Paris")
+    p.add_argument("--unprivileged", action="store_true", help="no raw sockets")
+    p.add_argument("--json", action="store_true", help="one JSON document")
+    p.add_argument("--report", action="store_true", help="mtr --report's layout")
+    p.add_argument("-c", "--report-cycles", type=int, default=None, dest="cycles",
+                   help="probes per hop for --report (default 10)")
+    p.add_argument("--targets", help="a file of hosts, one a line")
+    p.add_argument("hosts", nargs="*", metavar="HOST")
+    return p
+
+
+def parse(argv: List[str]) -> argparse.Namespace:
+    o = _parser().parse_args(argv)
+    hosts = list(o.hosts)
+    o.packet_len = None
+    # Linux traceroute's second operand is the packet length.
+    if len(hosts) == 2 and hosts[1].isdigit():
+        o.packet_len = int(hosts.pop())
+    if o.targets:
+        try:
+            with open(o.targets, encoding="utf-8") as f:
+                hosts += [line.strip() for line in f
+                          if line.strip() and not line.lstrip().startswith("#")]
+        except OSError as exc:
+            raise UsageError(f"--targets {o.targets}: {exc.strerror}") from None
+    if not hosts:
+        raise UsageError("no host to trace")
+    o.hosts = hosts
+    if o.report:
+        o.queries = o.cycles if o.cycles is not None else 10
+    elif o.cycles is not None:
+        raise UsageError("-c goes with --report")
+    return o
+
+
+def run(o: argparse.Namespace, out: Any = None) -> int:
+    out = sys.stdout if out is None else out
+    try:
+        plan_args = dict(method=o.method or "udp", port=o.port, first_ttl=o.first_ttl,
+                         max_ttl=o.max_ttl, queries=o.queries, sim=o.sim, wait=o.wait[0],
+                         here=o.wait[1], near=o.wait[2],
+                         pause=o.sendwait, packet_len=o.packet_len, classic=o.classic,
+                         source=o.source, privileged=False if o.unprivileged else None)
+        make_plan(**plan_args)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    start = time.time()
+    results = traceroute_many(o.hosts, family=o.family, **plan_args)
+    if o.json:
+        out.write(json_document(results) + "\n")
+        return 0
+    names = Names(not o.numeric)
+    for result in results:
+        lines = (report(result, numeric=o.numeric, names=names, start=start) if o.report
+                 else trace_lines(result, numeric=o.numeric, extensions=o.extensions,
+                                  names=names))
+        out.write("\n".join(lines) + "\n")
+    out.flush()
+    return 0
+
+
+def _main(argv: List[str]) -> int:
+    return run(parse(argv))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(PROG, _main, argv)

@@ -1,0 +1,167 @@
+"""The command and the library around the loop: --json, --report beside
+mtr's, several targets (arguments and --targets), the library calls, and
+errors: one line, the documented exit code, names that do not resolve
+stopped before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from typing import Iterator, List
+
+import pytest
+from support import cli, offline, program
+from trace_chain import Chain
+from trace_lines import hops, shape
+
+# From-imports: pynet's own `traceroute` name may be the function, as `ping` is.
+from pynet.traceroute import TraceHop, TraceProbe
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Chain]:
+    c = Chain(3, tag="c")
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def _pynet(c: Chain, args: List[str], backend: str = "c") -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYNET_BACKEND=backend)
+    return subprocess.run([*c.client.prefix(), sys.executable, "-m", "pynet.traceroute", *args],
+                          capture_output=True, text=True, timeout=120, cwd="/", env=env)
+
+
+def _name(request: pytest.FixtureRequest) -> str:
+    return str(request.node.callspec.params["backend"])
+
+
+def test_json_is_one_document_with_probes_and_flow(chain: Chain, backend: object,
+                                                   request: pytest.FixtureRequest) -> None:
+    done = _pynet(chain, ["--json", "-I", chain.target4], _name(request))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["method"] == "icmp" and result["paris"] is True
+    assert result["address"] == chain.target4 and result["family"] == 4 and result["reached"]
+    assert [h["ttl"] for h in result["hops"]] == [1, 2, 3, 4]
+    for hop, address in zip(result["hops"], chain.hops4):
+        assert [p["address"] for p in hop["probes"]] == [address] * 3
+        assert all(p["rtt_ms"] > 0 and p["reply_ttl"] > 0 for p in hop["probes"])
+    assert {p["icmp_type"] for p in result["hops"][0]["probes"]} == {11}
+    assert {p["icmp_type"] for p in result["hops"][-1]["probes"]} == {0}
+    assert set(result["flow"]) == {"icmp_id", "icmp_checksum"}
+    assert 0 <= result["flow"]["icmp_checksum"] <= 0xFFFF
+
+
+def test_report_has_mtrs_layout(chain: Chain, backend: object,
+                                request: pytest.FixtureRequest) -> None:
+    ours = _pynet(chain, ["--report", "-c", "2", "-n", chain.target4], _name(request))
+    theirs = chain.client.sh(program("mtr"), "--report", "-c", "2", "-n", chain.target4,
+                             check=False)
+    assert ours.returncode == 0, ours.stderr
+    assert theirs.returncode == 0, theirs.stderr
+    ours_lines = ours.stdout.rstrip("\n").split("\n")
+    theirs_lines = theirs.stdout.rstrip("\n").split("\n")
+    assert ours_lines[1] == theirs_lines[1]                 # the header, to the column
+    assert len(ours_lines) == len(theirs_lines)
+    for a, b in zip(ours_lines[2:], theirs_lines[2:]):
+        # The same hop, loss and count; column ends where mtr's end.
+        assert a.split()[:4] == b.split()[:4]
+        assert [m.end() for m in re.finditer(r"\S+", a)] == [m.end() for m in
+                                                             re.finditer(r"\S+", b)]
+
+
+def test_several_targets_each_path_whole_in_order(chain: Chain, backend: object,
+                                                  request: pytest.FixtureRequest) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write(f"# targets\n{chain.hops4[2]}\n\n{chain.target6}\n")
+    try:
+        os.chmod(f.name, 0o644)
+        done = _pynet(chain, ["-n", chain.target4, chain.hops4[1], "--targets", f.name],
+                      _name(request))
+    finally:
+        os.unlink(f.name)
+    assert done.returncode == 0, done.stderr
+    kinds = shape(done.stdout)
+    assert kinds == ["header"] + ["hop"] * 4 + ["header"] + ["hop"] * 2 + ["header"] + \
+        ["hop"] * 3 + ["header"] + ["hop"] * 4
+    blocks = re.split(r"\n(?=traceroute to )", done.stdout.rstrip("\n"))
+    assert [b.split()[2] for b in blocks] == [chain.target4, chain.hops4[1], chain.hops4[2],
+                                              chain.target6]
+    assert [h[1] for h in hops(blocks[0] + "\n")] == [(a,) for a in chain.hops4]
+
+
+def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
+                                            request: pytest.FixtureRequest) -> None:
+    code = (
+        "import asyncio, json\n"
+        "from pynet.traceroute import async_traceroute, traceroute, traceroute_many\n"
+        f"r = traceroute({chain.target6!r}, method='tcp', queries=2, backend={_name(request)!r})\n"
+        f"a = asyncio.run(async_traceroute({chain.target4!r}, backend={_name(request)!r}))\n"
+        f"m = traceroute_many([{chain.target4!r}, {chain.hops4[0]!r}], method='icmp')\n"
+        "print(json.dumps([r.to_dict(), a.to_dict(), [x.to_dict() for x in m]]))\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    r, a, many = json.loads(done.stdout)
+    assert [h["probes"][0]["address"] for h in r["hops"]] == chain.hops6
+    assert all(len(h["probes"]) == 2 for h in r["hops"])
+    assert [h["probes"][0]["address"] for h in a["hops"]] == chain.hops4
+    assert [m["address"] for m in many] == [chain.target4, chain.hops4[0]]
+    assert len(many[1]["hops"]) == 1
+
+
+def test_result_is_frozen_with_to_dict() -> None:
+    probe = TraceProbe(1, 0, "10.0.0.1", 0.5, 64, 11, 0, None, "", False)
+    with pytest.raises(AttributeError):
+        probe.rtt_ms = 1.0  # type: ignore[misc]
+    hop = TraceHop(1, (probe, probe))
+    assert hop.addresses == ("10.0.0.1",)
+
+
+def test_unresolvable_name_fails_before_sending() -> None:
+    done = cli("pynet.traceroute", "-n", "no-such-host.invalid", prefix=offline())
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().split("\n")
+    assert len(lines) == 1 and lines[0].startswith("traceroute: no-such-host.invalid: ")
+
+
+def test_library_raises_the_resolve_error() -> None:
+    code = ("import pynet._errors as e\n"
+            "from pynet.traceroute import TracerouteNameError, traceroute\n"
+            "try:\n    traceroute('no-such-host.invalid')\n"
+            "except TracerouteNameError as exc:\n"
+            "    assert isinstance(exc, e.ResolveError) and isinstance(exc, e.TracerouteError)\n"
+            "    print('raised')\n")
+    done = subprocess.run([*offline(), sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=60, cwd="/")
+    assert done.stdout.strip() == "raised", done.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-q", "11", "127.0.0.1"], "queries must be in 1..10"),
+    (["-m", "0", "127.0.0.1"], "max_ttl must be in 1..255"),
+    (["-f", "5", "-m", "3", "127.0.0.1"], "first_ttl must be in 1..3"),
+    (["-p", "70000", "127.0.0.1"], "port must be in 1..65535"),
+    (["-c", "3", "127.0.0.1"], "-c goes with --report"),
+    ([], "no host to trace"),
+    (["--bogus", "127.0.0.1"], "unrecognized arguments"),
+])
+def test_usage_errors_are_one_line_exit_2(args: List[str], words: str) -> None:
+    done = cli("pynet.traceroute", *args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().split("\n")
+    assert len(lines) == 1 and words in lines[0], done.stderr
+
+
+def test_loopback_trace_and_the_pynet_entry_point() -> None:
+    done = cli("pynet", "traceroute", "-n", "-q", "1", "127.0.0.1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[1].startswith(" 1  127.0.0.1  ")
