@@ -360,7 +360,7 @@ static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
     if (s->transmitted == 0 || s->sent_real_ns[seq] == 0 ||
         pn__index_of(s, seq) < 0)
         return;
-    if (memcmp(from, c->target, pn__addr_len(c->family)) != 0)
+    if (!c->any_source && memcmp(from, c->target, pn__addr_len(c->family)) != 0)
         return;
 
     rtt = pn__rtt(s, seq, when);
@@ -653,6 +653,10 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
             } else {
                 events++;
             }
+            /* -l: the whole preload goes out before any reply is read, as
+             * iputils sends it (its pipe counts them all in flight). */
+            if (rc == 0 && s->transmitted < pn__preload(c) && pn__may_send(c, s))
+                continue;
             /* A reply over loopback is usually queued before sendto returns:
              * read it now, without a poll. */
         }

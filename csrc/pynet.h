@@ -269,6 +269,7 @@ struct pn_ping_config {
     int adaptive;             /* -A: the interval follows the moving average round trip */
     int user_latency;         /* -U: replies timed on reading, not by the kernel's stamp */
     int64_t min_interval_ns;  /* -A: the shortest interval allowed (2 ms for users) */
+    int any_source;           /* -b: a broadcast target, answered from other addresses */
 };
 
 /* Counters and tables that live across calls; zero it before the first

@@ -67,6 +67,7 @@ class LoopConfig(NamedTuple):
     adaptive: bool = False     # -A: the interval follows the moving average round trip
     user_latency: bool = False  # -U: replies timed on reading, not by the kernel
     min_interval_ns: int = 0   # -A: the shortest interval allowed
+    any_source: bool = False   # -b: a broadcast target, answered from other addresses
 
 
 class Counters(NamedTuple):

@@ -42,6 +42,7 @@ class Loop:
         c.adaptive = int(config.adaptive)
         c.user_latency = int(config.user_latency)
         c.min_interval_ns = config.min_interval_ns
+        c.any_source = int(config.any_source)
         self._config = c
         self._state: Any = ffi.new("struct pn_ping_state *")  # zeroed, as the loop wants
         self._cap = max(2, config.batch)

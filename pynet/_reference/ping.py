@@ -282,7 +282,7 @@ class Loop:
         seq = f[w.F_SEQ]
         if c.raw and f[w.F_ID] != c.ident:
             return
-        if not self.sent(seq) or sender != self.target:
+        if not self.sent(seq) or (sender != self.target and not c.any_source):
             return
         rtt = self.rtt(seq, when)
         hops = f[w.F_TTL] if f[w.F_TTL] >= 0 else ttl
@@ -464,6 +464,9 @@ class Loop:
                     self.retry_ns = now + FLOOD_WAIT_NS
                 else:
                     events += 1
+                # -l: the whole preload goes out before any reply is read.
+                if sent == 0 and self.transmitted < self.preload() and self.may_send():
+                    continue
             events += self.receive(out, cap)
             if self.errors_queued:
                 self.errors_queued = False

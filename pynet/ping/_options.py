@@ -84,10 +84,12 @@ def _ttl(text: str) -> int:
     return value
 
 
-def _fatal(text: str) -> PingError:
+def _fatal(text: str, exit_code: int = 2) -> PingError:
     """iputils' words for a bad option argument: argparse lets anything but
-    ValueError/TypeError through, so this reaches run_main as it is (exit 2)."""
-    return PingError(text)
+    ValueError/TypeError through, so this reaches run_main as it is."""
+    error = PingError(text)
+    error.exit_code = exit_code
+    return error
 
 
 def _ranged(low: int, high: int, base: int = 10):  # type: ignore[no-untyped-def]
@@ -96,9 +98,11 @@ def _ranged(low: int, high: int, base: int = 10):  # type: ignore[no-untyped-def
         try:
             value = int(text, base)
         except ValueError:
-            raise _fatal(f"invalid argument: '{text}'") from None
+            raise _fatal(f"invalid argument: '{text}'", 1) from None
         if not low <= value <= high:
-            raise _fatal(f"invalid argument: '{text}': out of range: {low} <= value <= {high}")
+            # iputils' strtol_or_err() exits 1 (EXIT_FAILURE), unlike its other checks.
+            raise _fatal(f"invalid argument: '{text}': out of range: {low} <= value <= {high}",
+                         1)
         return value
     return parse
 
@@ -231,6 +235,6 @@ def parse(argv: List[str]) -> Options:
         raise _fatal("only one of -T or -R may be used")
     if args.host is None:
         if not args.version:
-            raise _fatal("usage error: Destination address required")
+            raise _fatal("usage error: Destination address required", 1)
         args.host = ""
     return Options(**vars(args))

@@ -76,6 +76,8 @@ class TextOutput:
         print(f"{self.prog}: {text}", file=self.err, flush=True)
 
     def _local(self, r: Record) -> None:
+        if r[0] == pl.SEND_FAILED and r[8] == errno.EMSGSIZE:
+            return  # the kernel queues it as a local error with the MTU, printed then
         if r[0] == pl.SEND_FAILED:
             self._warn(f"sendmsg: {os.strerror(r[8])}")
         elif r[8] == errno.EMSGSIZE:  # the kernel says which MTU refused it

@@ -81,7 +81,7 @@ class Session:
             interval_ns=int(round(p.interval_s * NS)), count=p.count, deadline_ns=deadline,
             linger_ns=int(round(p.linger_s * NS)), pattern=p.pattern, preload=p.preload,
             adaptive=p.adaptive, user_latency=p.user_latency,
-            min_interval_ns=int(round(p.min_interval_s * NS)))
+            min_interval_ns=int(round(p.min_interval_s * NS)), any_source=s.broadcast)
         return self.loop_cls(config)
 
     def _run(self, loop: Any, flush_ns: int, raw: bool = False) -> Any:

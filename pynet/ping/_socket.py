@@ -74,6 +74,7 @@ class IcmpSocket(NamedTuple):
     scope_id: int
     address: str              # the target as text
     source: str               # the source address the kernel picks
+    broadcast: bool = False   # the target is a broadcast address (-b)
 
     def close(self) -> None:
         self.sock.close()
@@ -267,7 +268,8 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
     family = 4 if af == socket.AF_INET else 6
     source, broadcast = _source(af, sockaddr, interface, options)
     if broadcast and warnings:
-        _warn("WARNING: pinging broadcast address")
+        import sys
+        print("WARNING: pinging broadcast address", file=sys.stderr, flush=True)
     if options.ident is not None and privileged is None:
         privileged = True  # iputils: -e wants the raw socket, where the id is ours
     proto = socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6
@@ -314,4 +316,4 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         raise
     target = socket.inet_pton(af, sockaddr[0].split("%")[0])
     scope_id = int(sockaddr[3]) if family == 6 else 0
-    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source)
+    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source, broadcast)
