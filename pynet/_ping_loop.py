@@ -87,14 +87,9 @@ class Counters(NamedTuple):
 # (Linux numbers; SCM_TIMESTAMPNS equals SO_TIMESTAMPNS).
 SO_TIMESTAMPNS = 35
 IP_TTL = 2
-IP_RECVERR = 11
 IP_RECVTTL = 12
-IPV6_RECVERR = 25
 IPV6_RECVHOPLIMIT = 51
 IPV6_HOPLIMIT = 52
 SOL_RAW = 255
 ICMP_FILTER = 1            # level SOL_RAW: a 32-bit mask of ICMP types to drop
 ICMP6_FILTER = 1           # level IPPROTO_ICMPV6: 256 bits, set = drop
-SO_EE_ORIGIN_LOCAL = 1
-SO_EE_ORIGIN_ICMP = 2
-SO_EE_ORIGIN_ICMP6 = 3

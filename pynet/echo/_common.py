@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
+from .. import _checks as checks
 from .._errors import BindError, EchoConfigError
 from .._resolve import resolve
 
@@ -55,24 +56,32 @@ class EchoConfig:
     verbose: bool = False
 
     def check(self) -> None:
-        """EchoConfigError naming the first setting that cannot work."""
+        """EchoConfigError naming the first setting that cannot work
+        (TypeError for a value of the wrong type)."""
         if self.proto not in MODELS:
             raise EchoConfigError(f"protocol must be tcp or udp, not {self.proto!r}")
         if self.model not in MODELS[self.proto]:
             raise EchoConfigError(f"model {self.model!r} does not serve {self.proto}; "
-                             f"choose one of {', '.join(MODELS[self.proto])}")
-        if not 0 <= self.port <= 65535:
-            raise EchoConfigError(f"port must be 0..65535, not {self.port}")
-        if self.workers < 1:
-            raise EchoConfigError(f"workers must be at least 1, not {self.workers}")
+                                  f"choose one of {', '.join(MODELS[self.proto])}")
+        if not isinstance(self.host, str):
+            raise TypeError(f"host must be a str, not {type(self.host).__name__}")
+        if self.host in MODELS:
+            # serve("udp") from before host and port came first would
+            # otherwise look the protocol's name up as a host.
+            raise EchoConfigError(f"host {self.host!r} is a protocol: pass proto={self.host!r}")
+        try:
+            checks.port(self.port, zero=True)
+            checks.integer(self.workers, "workers", 1)
+            checks.integer(self.backlog, "backlog", 1)
+            if self.max_clients is not None:
+                checks.integer(self.max_clients, "max_clients", 1)
+        except ValueError as exc:
+            raise EchoConfigError(str(exc)) from None
         if self.workers > 1 and self.model != "native":
             raise EchoConfigError("several workers need the native model")
-        if self.backlog < 1:
-            raise EchoConfigError(f"backlog must be at least 1, not {self.backlog}")
-        if self.max_clients is not None and self.max_clients < 1:
-            raise EchoConfigError(f"max-clients must be at least 1, not {self.max_clients}")
         if self.poller not in POLLERS:
-            raise EchoConfigError(f"poller must be one of {', '.join(POLLERS)}, not {self.poller!r}")
+            raise EchoConfigError(f"poller must be one of {', '.join(POLLERS)}, "
+                                  f"not {self.poller!r}")
         if self.poller != "auto" and self.model != "native":
             raise EchoConfigError("choosing a poller needs the native model")
         if self.poller == "uring" and self.proto != "tcp":
@@ -256,9 +265,12 @@ class Server:
         for client in list(self._clients):
             _shutdown(client)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop, wait for the background thread, free everything. Re-raises
-        what ended the background thread, if it failed."""
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop, wait up to timeout seconds for the background thread, free
+        everything. Re-raises what ended the background thread, if it
+        failed. A thread still serving after timeout (a model that did not
+        heed the stop) keeps its sockets: stop() may be called again."""
+        checks.seconds(timeout, "timeout", zero=True)
         self.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -11,6 +11,7 @@ import socket
 import struct
 from typing import NamedTuple, Optional, Tuple
 
+from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
 from .. import _wire as w
 from .._errors import PingPermissionError, PingSocketError
@@ -287,7 +288,7 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
             except OSError:
                 pass  # the default buffer still works, only smaller
         if family == 4:
-            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            _setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
                 _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
             if ttl is not None:
@@ -297,7 +298,7 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
                 _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
                         "cannot set unicast time-to-live")
         else:
-            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            _setopt(sock, socket.IPPROTO_IPV6, errqueue.IPV6_RECVERR, 1, "IPV6_RECVERR")
             _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
