@@ -126,6 +126,20 @@ static struct pn_ping_record *pn__record(struct pn_ping_record *out, size_t *n, 
     return r;
 }
 
+/* The interval in force: -i, or under -A the moving average round trip
+ * once a reply came (iputils' update_interval, in whole milliseconds). */
+static int64_t pn__interval(const struct pn_ping_config *c, const struct pn_ping_state *s)
+{
+    if (c->adaptive && s->ewma_us8 > 0)
+        return s->adaptive_ns;
+    return c->interval_ns;
+}
+
+static int64_t pn__preload(const struct pn_ping_config *c)
+{
+    return c->preload > 1 ? c->preload : 1;
+}
+
 /* After the last of -c requests (without -w), iputils waits twice the
  * longest round trip (at least the interval) once a reply came, or the -W
  * linger when none did. INT64_MAX while requests are still to go. */
@@ -137,8 +151,8 @@ static int64_t pn__linger_end(const struct pn_ping_config *c, const struct pn_pi
         return INT64_MAX;
     if (s->received > 0) {
         wait = 2 * s->tmax_ns;
-        if (wait < c->interval_ns)
-            wait = c->interval_ns;
+        if (wait < pn__interval(c, s))
+            wait = pn__interval(c, s);
     } else {
         wait = c->linger_ns;
     }
@@ -177,13 +191,16 @@ static int pn__may_send(const struct pn_ping_config *c, const struct pn_ping_sta
 
 static int64_t pn__send_due(const struct pn_ping_config *c, const struct pn_ping_state *s)
 {
-    int64_t due;
+    int64_t due, interval = pn__interval(c, s);
 
-    if (s->transmitted == 0)
+    /* -l: the first requests go out at once, back to back. */
+    if (s->transmitted < pn__preload(c))
         due = 0;
-    else if (c->interval_ns > 0)
+    else if (interval > 0 && c->adaptive)
+        due = s->last_send_ns + interval;  /* the interval may have changed since the send */
+    else if (interval > 0)
         due = s->next_send_ns;
-    else if (pn__in_flight(s) <= 0)
+    else if (pn__in_flight(s) < pn__preload(c))
         due = 0;
     else
         due = s->last_send_ns + PN_PING_FLOOD_WAIT_NS;
@@ -212,11 +229,12 @@ static int pn__send(const struct pn_ping_config *c, struct pn_ping_state *s,
     }
 
     /* The payload as iputils sends it: the send time as a struct timeval
-     * (when there is room for one), then bytes counting up from there,
-     * which stay put from one request to the next. */
+     * (when there is room for one), then bytes counting up from there (or
+     * the -p pattern, repeated), which stay put from one request to the
+     * next. */
     if (index == 0) {
         for (i = 0; i < c->payload_len; i++)
-            payload[i] = (uint8_t)i;
+            payload[i] = c->pattern_len > 0 ? c->pattern[i % c->pattern_len] : (uint8_t)i;
     }
     icmp[0] = (uint8_t)(c->family == 4 ? PN_ICMP_ECHO_REQUEST : PN_ICMP6_ECHO_REQUEST);
     icmp[1] = 0;
@@ -259,7 +277,12 @@ static int pn__send(const struct pn_ping_config *c, struct pn_ping_state *s,
     s->transmitted++;
     s->last_send_ns = now;
     if (c->interval_ns > 0) {
-        s->next_send_ns += c->interval_ns;
+        if (s->transmitted <= pn__preload(c)) {
+            /* iputils' token bucket: the preloaded burst costs one interval. */
+            s->next_send_ns = s->first_send_ns + c->interval_ns;
+        } else {
+            s->next_send_ns += c->interval_ns;
+        }
         /* After a stall, keep the pace from now rather than catching up in a burst. */
         if (s->next_send_ns < now)
             s->next_send_ns = now + c->interval_ns;
@@ -288,13 +311,47 @@ static int64_t pn__rtt(const struct pn_ping_state *s, unsigned seq, int64_t rece
     return rtt;
 }
 
+/* iputils compares the payload past the timestamp with what it sent: the
+ * first byte that differs, or -1 (also for a reply too short to hold it). */
+static int pn__wrong_byte(const struct pn_ping_config *c, const struct pn_ping_state *s,
+                          const uint8_t *payload, int64_t len)
+{
+    const uint8_t *sent = s->tx + PN_ICMP_HEADER_LEN;
+    int i;
+
+    if (len < c->payload_len)
+        return -1;
+    for (i = (int)sizeof(struct timeval); i < c->payload_len; i++) {
+        if (payload[i] != sent[i])
+            return i;
+    }
+    return -1;
+}
+
+/* iputils' moving average (rtt += t - rtt / 8, in microseconds), and -A's
+ * interval taken from it. */
+static void pn__update_interval(const struct pn_ping_config *c, struct pn_ping_state *s,
+                                int64_t rtt_ns)
+{
+    int64_t t = rtt_ns / 1000;
+
+    if (s->ewma_us8 == 0)
+        s->ewma_us8 = t * 8 > 0 ? t * 8 : 1;  /* nonzero: a reply came */
+    else
+        s->ewma_us8 += t - s->ewma_us8 / 8;
+    s->adaptive_ns = (s->ewma_us8 / 8 + 500) / 1000 * 1000000;
+    if (s->adaptive_ns < c->min_interval_ns)
+        s->adaptive_ns = c->min_interval_ns;
+}
+
 static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
                       struct pn_ping_record *out, size_t *n, const int64_t *f,
-                      int64_t when, int ttl, const uint8_t *from)
+                      const uint8_t *buf, int64_t when, int ttl, const uint8_t *from)
 {
     unsigned seq = (unsigned)f[PN_F_SEQ];
     struct pn_ping_record *r;
     int64_t rtt;
+    int wrong;
 
     /* Ours only: our id (the kernel checks it on datagram sockets), a seq
      * we sent, from the address we pinged. */
@@ -303,7 +360,7 @@ static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
     if (s->transmitted == 0 || s->sent_real_ns[seq] == 0 ||
         pn__index_of(s, seq) < 0)
         return;
-    if (memcmp(from, c->target, pn__addr_len(c->family)) != 0)
+    if (!c->any_source && memcmp(from, c->target, pn__addr_len(c->family)) != 0)
         return;
 
     rtt = pn__rtt(s, seq, when);
@@ -320,12 +377,22 @@ static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
     pn__acknowledge(s, seq);
     if (rtt > s->tmax_ns)
         s->tmax_ns = rtt;
+    if ((size_t)c->payload_len >= sizeof(struct timeval))
+        pn__update_interval(c, s, rtt);
     if (pn__is_answered(s, seq)) {
         r->flags = PN_PING_DUP;
         s->duplicates++;
     } else {
         pn__set_answered(s, seq, 1);
         s->received++;
+    }
+    wrong = pn__wrong_byte(c, s, buf + f[PN_F_PAYLOAD_OFF], f[PN_F_PAYLOAD_LEN]);
+    if (wrong >= 0) {
+        r->flags |= PN_PING_WRONG_DATA;
+        r->type = wrong;
+        r->code = s->tx[PN_ICMP_HEADER_LEN + wrong];
+        r->info = buf[f[PN_F_PAYLOAD_OFF] + wrong];
+        s->wrong_data++;
     }
 }
 
@@ -421,7 +488,8 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
                 memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
             }
         }
-        if (when == 0)
+        /* -U: user to user, timed on reading as iputils does with it. */
+        if (when == 0 || c->user_latency)
             when = pn__now(CLOCK_REALTIME);
         if (!pn__sockaddr_addr(&from_ss, msg.msg_namelen, c->family, from))
             continue;
@@ -435,7 +503,7 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
         }
         type = (int)f[PN_F_TYPE];
         if (type == (c->family == 4 ? PN_ICMP_ECHO_REPLY : PN_ICMP6_ECHO_REPLY))
-            pn__reply(c, s, out, n, f, when, ttl, from);
+            pn__reply(c, s, out, n, f, s->rx, when, ttl, from);
         else if (c->raw && c->family == 4 &&
                  (type == PN_ICMP_REDIRECT || type == PN_ICMP_SOURCE_QUENCH))
             pn__notice(c, s, out, n, f, s->rx, when, from);
@@ -557,6 +625,8 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
         return -EAFNOSUPPORT;
     if (c->payload_len < 0 || (size_t)c->payload_len > sizeof(s->tx) - PN_ICMP_HEADER_LEN)
         return -EMSGSIZE;
+    if (c->pattern_len < 0 || c->pattern_len > PN_PING_PATTERN_MAX)
+        return -EINVAL;
     for (;;) {
         struct pollfd pfd;
         struct timespec timeout;
@@ -583,6 +653,10 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
             } else {
                 events++;
             }
+            /* -l: the whole preload goes out before any reply is read, as
+             * iputils sends it (its pipe counts them all in flight). */
+            if (rc == 0 && s->transmitted < pn__preload(c) && pn__may_send(c, s))
+                continue;
             /* A reply over loopback is usually queued before sendto returns:
              * read it now, without a poll. */
         }

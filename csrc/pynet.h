@@ -283,7 +283,13 @@ enum pn_ping_kind {
 enum pn_ping_flag {
     PN_PING_DUP = 1,
     PN_PING_BAD_CHECKSUM = 2,
+    /* The payload differs from what was sent (after the timestamp): type is
+     * the first differing byte's index, code the byte sent, info the byte
+     * received. */
+    PN_PING_WRONG_DATA = 4,
 };
+/* -p: at most this many pattern bytes fill the payload. */
+#define PN_PING_PATTERN_MAX 16
 
 /* How long flood mode (interval 0) waits for a reply before sending the
  * next request anyway: a hundred requests a second, as iputils does. */
@@ -306,6 +312,13 @@ struct pn_ping_config {
     int64_t count;            /* requests to send; 0: no limit (-c) */
     int64_t deadline_ns;      /* CLOCK_MONOTONIC time to stop at; 0: none (-w) */
     int64_t linger_ns;        /* wait after the last request when no reply came (-W) */
+    uint8_t pattern[PN_PING_PATTERN_MAX]; /* -p: payload fill, repeated */
+    int pattern_len;          /* 0: bytes counting up from 0, as iputils without -p */
+    int preload;              /* -l: requests sent at once before pacing starts (1 or more) */
+    int adaptive;             /* -A: the interval follows the moving average round trip */
+    int user_latency;         /* -U: replies timed on reading, not by the kernel's stamp */
+    int64_t min_interval_ns;  /* -A: the shortest interval allowed (2 ms for users) */
+    int any_source;           /* -b: a broadcast target, answered from other addresses */
 };
 
 /* Counters and tables that live across calls; zero it before the first
@@ -320,6 +333,9 @@ struct pn_ping_state {
     int64_t retry_ns;         /* when a send the kernel had no room for is tried again */
     int64_t pipesize;         /* most requests outstanding when one was answered (iputils' pipe) */
     int64_t done;             /* 1 when the run is over */
+    int64_t wrong_data;       /* replies whose payload differed from what was sent */
+    int64_t ewma_us8;         /* iputils' rtt: 8 times the moving average, in microseconds */
+    int64_t adaptive_ns;      /* -A: the interval now in force; 0 before the first reply */
     int64_t sent_real_ns[PN_PING_SEQS]; /* CLOCK_REALTIME just before each send; 0 unsent */
     int64_t sent_mono_ns[PN_PING_SEQS];
     uint8_t answered[PN_PING_SEQS / 8];

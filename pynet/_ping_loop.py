@@ -14,7 +14,8 @@ from typing import NamedTuple, Tuple
 
 __all__ = [
     "BAD_CHECKSUM", "DUP", "ERROR", "FLOOD_WAIT_NS", "LOCAL_ERROR", "NOTICE", "OUTSTANDING",
-    "RECORD", "REPLY", "SEND_FAILED", "SEQS", "Counters", "LoopConfig", "Record",
+    "PATTERN_MAX", "RECORD", "REPLY", "SEND_FAILED", "SEQS", "WRONG_DATA", "Counters",
+    "LoopConfig", "Record",
 ]
 
 # enum pn_ping_kind
@@ -27,6 +28,11 @@ OUTSTANDING = 6
 # enum pn_ping_flag
 DUP = 1
 BAD_CHECKSUM = 2
+# The payload differs from what was sent: the record's type is the index of
+# the first byte that differs, code the byte sent, info the byte received.
+WRONG_DATA = 4
+# -p: at most this many pattern bytes.
+PATTERN_MAX = 16
 
 # Flood mode sends the next request when the last one is answered, or after
 # this long: a hundred requests a second, as iputils does.
@@ -56,6 +62,12 @@ class LoopConfig(NamedTuple):
     deadline_ns: int = 0       # CLOCK_MONOTONIC; 0: none
     linger_ns: int = 10_000_000_000
     batch: int = 4096          # records per call at most
+    pattern: bytes = b""       # -p: payload fill, repeated; empty: bytes counting up
+    preload: int = 1           # -l: requests sent at once before pacing starts
+    adaptive: bool = False     # -A: the interval follows the moving average round trip
+    user_latency: bool = False  # -U: replies timed on reading, not by the kernel
+    min_interval_ns: int = 0   # -A: the shortest interval allowed
+    any_source: bool = False   # -b: a broadcast target, answered from other addresses
 
 
 class Counters(NamedTuple):
@@ -69,6 +81,7 @@ class Counters(NamedTuple):
     first_send_ns: int         # CLOCK_MONOTONIC
     last_send_ns: int
     done: bool
+    wrong_data: int = 0        # replies whose payload differed from what was sent
 
 # Socket options the loop relies on, which Python's socket module lacks
 # (Linux numbers; SCM_TIMESTAMPNS equals SO_TIMESTAMPNS).

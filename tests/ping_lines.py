@@ -14,7 +14,13 @@ PATTERNS: List[Tuple[str, "re.Pattern[str]"]] = [(kind, re.compile(rx)) for kind
                 r"(?:from (?P<src>\S+) (?P<dev>\S*): )?(?P<size>\d+) data bytes$"),
     ("reply", r"^" + STAMP + r"(?P<bytes>\d+) bytes from (?P<from>.+?): "
               r"icmp_seq=(?P<seq>\d+)(?: ttl=(?P<ttl>\d+))?(?: time=(?P<time>\d+(?:\.\d+)?) ms)?"
-              r"(?P<dup> \(DUP!\))?(?P<bad> \(BAD CHECKSUM!\))?(?P<trunc> \(truncated\))?$"),
+              r"(?P<dup> \(DUP!\))?(?P<bad> \(BAD CHECKSUM!\))?(?P<trunc> \(truncated\))?"
+              r"(?P<bell>\a)?$"),
+    ("pattern", r"^PATTERN: 0x(?P<pattern>[\da-f]*)$"),
+    ("wrong", r"^wrong data byte #(?P<index>\d+) should be 0x(?P<sent>[\da-f]+) "
+              r"but was 0x(?P<got>[\da-f]+)(?P<bell>\a)?$"),
+    # iputils dumps the payload after a wrong byte (pynet does not)
+    ("dump", r"^#\d+\t[\da-f ]*\a?$"),
     ("error", r"^" + STAMP + r"From (?P<from>\S+(?: \(\S+\))?) icmp_seq=(?P<seq>\d+) (?P<text>.+)$"),
     ("outstanding", r"^" + STAMP + r"no answer yet for icmp_seq=(?P<seq>\d+)$"),
     ("blank", r"^\s*$"),

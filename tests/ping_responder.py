@@ -13,6 +13,8 @@ timestamp of the request to just before the reply was sent. It prints
 With `-6 ADDRESS` it answers ICMPv6 instead (net.ipv6.icmp.echo_ignore_all=1
 in the namespace), sent from ADDRESS, following BEHAVIOUR6: the kernel
 fills in ICMPv6 checksums on raw sockets, so there is no corrupt case.
+With `--mangle` (IPv4) every request gets a plain reply whose payload has
+one byte flipped (MANGLE_AT), for the wrong-data report.
 """
 
 from __future__ import annotations
@@ -111,9 +113,25 @@ def main6(address: str) -> int:
     return serve(sock, 6, address)
 
 
+# --mangle: every reply comes back with payload byte MANGLE_AT flipped
+# (past the 16-byte timestamp), for the wrong-data report.
+MANGLE_AT = 20
+MANGLE = {"on": False}
+
+
+def mangled(payload: bytes) -> bytes:
+    if len(payload) <= MANGLE_AT:
+        return payload
+    out = bytearray(payload)
+    out[MANGLE_AT] ^= 0xFF
+    return bytes(out)
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "-6":
         return main6(sys.argv[2])
+    if sys.argv[1:] == ["--mangle"]:
+        MANGLE["on"] = True
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.setblocking(False)
@@ -151,6 +169,8 @@ def serve(sock: socket.socket, family: int, address: str) -> int:
                 if icmp_type != (8 if family == 4 else 128):
                     continue
                 payload = data[ihl + 8:]
+                if MANGLE["on"]:
+                    payload = mangled(payload)
                 host = addr[0]
                 out: List[bytes] = []
                 delay = 0
@@ -177,7 +197,7 @@ def serve(sock: socket.socket, family: int, address: str) -> int:
                         heapq.heappush(pending, (received + delay, counter, packet, host, ident,
                                                  seq, action, received))
                     continue
-                action = BEHAVIOUR.get(seq, "reply")
+                action = "reply" if MANGLE["on"] else BEHAVIOUR.get(seq, "reply")
                 if action == "duplicate":
                     out = [echo_reply(ident, seq, payload)] * 2
                 elif action == "corrupt":

@@ -36,6 +36,13 @@ class Loop:
         c.count = config.count
         c.deadline_ns = config.deadline_ns
         c.linger_ns = config.linger_ns
+        ffi.memmove(c.pattern, config.pattern, len(config.pattern))
+        c.pattern_len = len(config.pattern)
+        c.preload = config.preload
+        c.adaptive = int(config.adaptive)
+        c.user_latency = int(config.user_latency)
+        c.min_interval_ns = config.min_interval_ns
+        c.any_source = int(config.any_source)
         self._config = c
         self._state: Any = ffi.new("struct pn_ping_state *")  # zeroed, as the loop wants
         self._cap = max(2, config.batch)
@@ -60,7 +67,8 @@ class Loop:
     def counters(self) -> Counters:
         s = self._state
         return Counters(s.transmitted, s.received, s.duplicates, s.corrupted, s.errors,
-                        s.malformed, s.pipesize, s.first_send_ns, s.last_send_ns, bool(s.done))
+                        s.malformed, s.pipesize, s.first_send_ns, s.last_send_ns, bool(s.done),
+                        s.wrong_data)
 
     def close(self) -> None:
         pass

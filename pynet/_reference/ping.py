@@ -20,8 +20,9 @@ from .. import _wire as w
 from .._errors import MalformedPacket
 from .. import _errqueue as errqueue
 from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_TTL, IPV6_HOPLIMIT,
-                          LOCAL_ERROR, NOTICE, OUTSTANDING, REPLY, RXBUF, SEND_FAILED, SEQS,
-                          SO_TIMESTAMPNS, Counters, LoopConfig, Record)
+                          LOCAL_ERROR, NOTICE, OUTSTANDING, PATTERN_MAX, REPLY, RXBUF,
+                          SEND_FAILED, SEQS, SO_TIMESTAMPNS, WRONG_DATA, Counters, LoopConfig,
+                          Record)
 from .icmp import parse_fields
 from .checksum import checksum
 
@@ -51,6 +52,8 @@ class Loop:
     """One ping run over an open socket; run() until counters().done."""
 
     def __init__(self, config: LoopConfig) -> None:
+        if len(config.pattern) > PATTERN_MAX:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         self.c = config
         family = socket.AF_INET if config.family == 4 else socket.AF_INET6
         kind = socket.SOCK_RAW if config.raw else socket.SOCK_DGRAM
@@ -70,15 +73,24 @@ class Loop:
         self.first_send_ns = self.last_send_ns = self.next_send_ns = 0
         self.tmax_ns = self.answered_upto = self.retry_ns = self.pipesize = 0
         self.done = False
+        self.wrong_data = 0
+        self.ewma_us8 = 0          # iputils' rtt: 8 times the moving average, microseconds
+        self.adaptive_ns = 0       # -A: the interval in force once a reply came
         # Read the error queue only when the kernel says it holds something:
         # at first, on POLLERR, on a pending socket error, after a failed send.
         self.errors_queued = True
         self.sent_real = [0] * SEQS
         self.sent_mono = [0] * SEQS
         self.answered = bytearray(SEQS)
-        # The payload as iputils sends it: bytes counting up, the send time
-        # (a struct timeval) written over the first 16 when there is room.
-        self.payload = bytearray(i & 0xFF for i in range(config.payload_len))
+        # The payload as iputils sends it: bytes counting up (or the -p
+        # pattern, repeated), the send time (a struct timeval) written over
+        # the first 16 when there is room.
+        pattern = config.pattern
+        if pattern:
+            self.payload = bytearray(pattern[i % len(pattern)]
+                                     for i in range(config.payload_len))
+        else:
+            self.payload = bytearray(i & 0xFF for i in range(config.payload_len))
 
     # ---- bookkeeping (iputils' rcvd table, acknowledge and in-flight) ----
 
@@ -107,10 +119,19 @@ class Loop:
 
     # ---- when to send, when to stop (iputils' rules) ----
 
+    def interval(self) -> int:
+        """-i, or under -A the moving average round trip once a reply came."""
+        if self.c.adaptive and self.ewma_us8 > 0:
+            return self.adaptive_ns
+        return self.c.interval_ns
+
+    def preload(self) -> int:
+        return max(1, self.c.preload)
+
     def linger(self) -> int:
         c = self.c
         if self.received > 0:
-            return max(2 * self.tmax_ns, c.interval_ns)
+            return max(2 * self.tmax_ns, self.interval())
         return c.linger_ns
 
     def finished(self, now: int) -> bool:
@@ -141,11 +162,14 @@ class Loop:
     def send_due(self) -> float:
         if not self.may_send():
             return math.inf
-        if self.transmitted == 0:
-            due = 0
-        elif self.c.interval_ns > 0:
+        interval = self.interval()
+        if self.transmitted < self.preload():
+            due = 0                         # -l: the first requests at once
+        elif interval > 0 and self.c.adaptive:
+            due = self.last_send_ns + interval
+        elif interval > 0:
             due = self.next_send_ns
-        elif self.in_flight() <= 0:
+        elif self.in_flight() < self.preload():
             due = 0
         else:
             due = self.last_send_ns + FLOOD_WAIT_NS
@@ -198,7 +222,11 @@ class Loop:
         self.transmitted += 1
         self.last_send_ns = now
         if c.interval_ns > 0:
-            self.next_send_ns += c.interval_ns
+            if self.transmitted <= self.preload():
+                # iputils' token bucket: the preloaded burst costs one interval.
+                self.next_send_ns = self.first_send_ns + c.interval_ns
+            else:
+                self.next_send_ns += c.interval_ns
             if self.next_send_ns < now:
                 self.next_send_ns = now + c.interval_ns
         if failure:
@@ -220,12 +248,35 @@ class Loop:
     def sent(self, seq: int) -> bool:
         return self.transmitted > 0 and self.sent_real[seq] != 0 and self.index_of(seq) >= 0
 
-    def reply(self, out: List[Record], f: List[int], when: int, ttl: int, sender: bytes) -> None:
+    def wrong_byte(self, data: bytes, offset: int, length: int) -> int:
+        """The first payload byte past the timestamp that differs from what
+        was sent, or -1 (also when the reply is too short to hold it)."""
+        size = self.c.payload_len
+        if length < size:
+            return -1
+        sent = self.payload
+        for i in range(TIMEVAL.size, size):
+            if data[offset + i] != sent[i]:
+                return i
+        return -1
+
+    def update_interval(self, rtt_ns: int) -> None:
+        """iputils' moving average, and -A's interval from it (whole ms)."""
+        t = rtt_ns // 1000
+        if self.ewma_us8 == 0:
+            self.ewma_us8 = max(t * 8, 1)   # nonzero: a reply came
+        else:
+            self.ewma_us8 += t - self.ewma_us8 // 8
+        self.adaptive_ns = max((self.ewma_us8 // 8 + 500) // 1000 * 1_000_000,
+                               self.c.min_interval_ns)
+
+    def reply(self, out: List[Record], f: List[int], data: bytes, when: int, ttl: int,
+              sender: bytes) -> None:
         c = self.c
         seq = f[w.F_SEQ]
         if c.raw and f[w.F_ID] != c.ident:
             return
-        if not self.sent(seq) or sender != self.target:
+        if not self.sent(seq) or (sender != self.target and not c.any_source):
             return
         rtt = self.rtt(seq, when)
         hops = f[w.F_TTL] if f[w.F_TTL] >= 0 else ttl
@@ -237,6 +288,8 @@ class Loop:
             return
         self.acknowledge(seq)
         self.tmax_ns = max(self.tmax_ns, rtt)
+        if c.payload_len >= TIMEVAL.size:
+            self.update_interval(rtt)
         flags = 0
         if self.answered[seq]:
             flags = DUP
@@ -244,8 +297,14 @@ class Loop:
         else:
             self.answered[seq] = 1
             self.received += 1
+        wrong = self.wrong_byte(data, f[w.F_PAYLOAD_OFF], f[w.F_PAYLOAD_LEN])
+        sent = got = 0
+        if wrong >= 0:
+            flags |= WRONG_DATA
+            sent, got = self.payload[wrong], data[f[w.F_PAYLOAD_OFF] + wrong]
+            self.wrong_data += 1
         self.record(out, REPLY, seq, when, rtt_ns=rtt, ttl=hops, nbytes=nbytes, flags=flags,
-                    sender=sender)
+                    icmp_type=max(wrong, 0), code=sent, info=got, sender=sender)
 
     def notice(self, out: List[Record], f: List[int], data: bytes, when: int,
                sender: bytes) -> None:
@@ -297,7 +356,7 @@ class Loop:
                 elif ((level == socket.IPPROTO_IP and kind == IP_TTL) or
                       (level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT)) and len(value) >= 4:
                     (ttl,) = INT.unpack_from(value)
-            if when == 0:
+            if when == 0 or c.user_latency:   # -U: timed on reading
                 when = _real()
             try:
                 sender = socket.inet_pton(socket.AF_INET if c.family == 4 else socket.AF_INET6,
@@ -311,7 +370,7 @@ class Loop:
                 continue
             icmp_type = f[w.F_TYPE]
             if icmp_type == reply_type:
-                self.reply(out, f, when, ttl, sender)
+                self.reply(out, f, data, when, ttl, sender)
             elif c.raw and c.family == 4 and icmp_type in (w.ICMP_REDIRECT, w.ICMP_SOURCE_QUENCH):
                 self.notice(out, f, data, when, sender)
             if self.send_due() <= _mono():
@@ -386,6 +445,9 @@ class Loop:
                     self.retry_ns = now + FLOOD_WAIT_NS
                 else:
                     events += 1
+                # -l: the whole preload goes out before any reply is read.
+                if sent == 0 and self.transmitted < self.preload() and self.may_send():
+                    continue
             events += self.receive(out, cap)
             if self.errors_queued:
                 self.errors_queued = False
@@ -425,7 +487,7 @@ class Loop:
     def counters(self) -> Counters:
         return Counters(self.transmitted, self.received, self.duplicates, self.corrupted,
                         self.errors, self.malformed, self.pipesize, self.first_send_ns,
-                        self.last_send_ns, self.done)
+                        self.last_send_ns, self.done, self.wrong_data)
 
     def close(self) -> None:
         self.sock.close()

@@ -6,8 +6,10 @@ import functools
 from typing import Callable, Optional
 
 from .. import _checks as checks
+from .._ping_loop import PATTERN_MAX
 from ._result import PingResult, Tally
 from ._session import Plan, Session, lookup
+from ._socket import PMTUDISC, SocketOptions
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_SIZE", "async_ping", "check_arguments", "ping"]
 
@@ -34,11 +36,36 @@ def check_arguments(count: int, interval: float, timeout: float, deadline: Optio
         checks.integer(ttl, "ttl", 1, 255)
 
 
+def check_options(pattern: Optional[bytes], pmtudisc: Optional[str], tos: Optional[int],
+                  mark: Optional[int], preload: int, ident: Optional[int],
+                  sndbuf: Optional[int]) -> None:
+    """The keywords beyond the basics, checked as iputils checks its flags."""
+    if pattern is not None:
+        data = checks.as_buffer(pattern, "pattern")
+        if not 1 <= len(data) <= PATTERN_MAX:
+            raise ValueError(f"pattern must be 1..{PATTERN_MAX} bytes, got {len(data)}")
+    if pmtudisc is not None and pmtudisc not in PMTUDISC:
+        raise ValueError(f"pmtudisc must be one of {', '.join(PMTUDISC)}, got {pmtudisc!r}")
+    if tos is not None:
+        checks.integer(tos, "tos", 0, 255)
+    if mark is not None:
+        checks.integer(mark, "mark", 0, 0xFFFFFFFF)
+    checks.integer(preload, "preload", 1, 65536)
+    if ident is not None:
+        checks.integer(ident, "ident", 0, 65535)
+    if sndbuf is not None:
+        checks.integer(sndbuf, "sndbuf", 1, 0x7FFFFFFF)
+
+
 def ping(host: str, *, count: int = 4, interval: float = 1.0, timeout: float = DEFAULT_TIMEOUT,
          deadline: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
          family: Optional[int] = None, source: Optional[str] = None,
          privileged: Optional[bool] = None, backend: Optional[str] = None,
-         stop: Optional[Callable[[], bool]] = None) -> PingResult:
+         stop: Optional[Callable[[], bool]] = None, pattern: Optional[bytes] = None,
+         pmtudisc: Optional[str] = None, tos: Optional[int] = None,
+         mark: Optional[int] = None, preload: int = 1, adaptive: bool = False,
+         ident: Optional[int] = None, broadcast: bool = False, dontroute: bool = False,
+         sndbuf: Optional[int] = None, user_latency: bool = False) -> PingResult:
     """Ping host as iputils ping does and return what came back.
 
     count: requests to send (0: until deadline or stop; iputils -c).
@@ -52,17 +79,31 @@ def ping(host: str, *, count: int = 4, interval: float = 1.0, timeout: float = D
     socket, None to take raw when allowed. backend: "c" or "python" to pick
     the loop (default: the live backend). stop: called between batches;
     True ends the run.
+    As iputils' flags: pattern: up to 16 bytes repeated through the
+    payload (-p). pmtudisc: "do", "want", "dont" or "probe" (-M). tos:
+    IPv4 TOS / IPv6 traffic class (-Q). mark: SO_MARK (-m). preload:
+    requests sent at once before pacing (-l). adaptive: the interval
+    follows the round trip (-A). ident: the echo id (-e; a raw socket).
+    broadcast: allow a broadcast target (-b). dontroute: bypass routing
+    (-r). sndbuf: SO_SNDBUF (-S). user_latency: time replies on reading
+    rather than by the kernel's stamp (-U). Replies whose payload differs
+    from what was sent have data_ok False and are counted in wrong_data.
     Raises PingNameError (a ResolveError) before sending anything,
     PingPermissionError, PingSocketError (all PingError).
     """
     check_arguments(count, interval, timeout, deadline, size, ttl, family)
+    check_options(pattern, pmtudisc, tos, mark, preload, ident, sndbuf)
     if count == 0 and deadline is None and stop is None:
         raise ValueError("count=0 needs a deadline or a stop callable, or it never ends")
     af, sockaddr = lookup(host, family)
     plan = Plan(count=count, interval_s=interval, linger_s=timeout, deadline_s=deadline,
-                size=size, flush_s=LIBRARY_FLUSH_S)
+                size=size, flush_s=LIBRARY_FLUSH_S,
+                pattern=bytes(pattern) if pattern is not None else b"", preload=preload,
+                adaptive=adaptive, user_latency=user_latency)
+    options = SocketOptions(tos=tos, mark=mark, pmtudisc=pmtudisc, dontroute=dontroute,
+                            broadcast=broadcast, sndbuf=sndbuf, ident=ident)
     session = Session.open(af, sockaddr, plan, privileged=privileged, ttl=ttl,
-                           interface=source, backend=backend, stop=stop)
+                           interface=source, backend=backend, stop=stop, options=options)
     tally = Tally(session.isock.family)
     try:
         batches = session.batches_overlapped if session.native else session.batches
@@ -79,18 +120,28 @@ async def async_ping(host: str, *, count: int = 4, interval: float = 1.0,
                      timeout: float = DEFAULT_TIMEOUT, deadline: Optional[float] = None,
                      size: int = 56, ttl: Optional[int] = None, family: Optional[int] = None,
                      source: Optional[str] = None, privileged: Optional[bool] = None,
-                     backend: Optional[str] = None) -> PingResult:
+                     backend: Optional[str] = None, pattern: Optional[bytes] = None,
+                     pmtudisc: Optional[str] = None, tos: Optional[int] = None,
+                     mark: Optional[int] = None, preload: int = 1, adaptive: bool = False,
+                     ident: Optional[int] = None, broadcast: bool = False,
+                     dontroute: bool = False, sndbuf: Optional[int] = None,
+                     user_latency: bool = False) -> PingResult:
     """ping() for asyncio. Concurrent calls share one fleet engine per
     event loop and options, driven on the loop itself (pynet.fleet.Pinger);
     cancelling a call stops its probes only. A ping the shared engine
-    cannot do (count 0, a deadline, size < 16, a source) runs the one-target
+    cannot do (count 0, a deadline, size < 16, a source, or any of the
+    socket and payload options beyond ping's basics) runs the one-target
     loop in a worker thread instead."""
     import asyncio  # here: importing it costs every `import pynet` some 25 ms
     import threading
 
     check_arguments(count, interval, timeout, deadline, size, ttl, family)
+    check_options(pattern, pmtudisc, tos, mark, preload, ident, sndbuf)
     from ..fleet._shared import fits, shared_ping
-    if fits(count, deadline, size, source):
+    basic = (pattern is None and pmtudisc is None and tos is None and mark is None
+             and preload == 1 and not adaptive and ident is None and not broadcast
+             and not dontroute and sndbuf is None and not user_latency)
+    if basic and fits(count, deadline, size, source):
         return await shared_ping(host, count=count, interval=interval, timeout=timeout,
                                  size=size, ttl=ttl, family=family, privileged=privileged,
                                  backend=backend)
@@ -98,7 +149,10 @@ async def async_ping(host: str, *, count: int = 4, interval: float = 1.0,
     call = functools.partial(ping, host, count=count, interval=interval, timeout=timeout,
                              deadline=deadline, size=size, ttl=ttl, family=family,
                              source=source, privileged=privileged, backend=backend,
-                             stop=cancelled.is_set)
+                             stop=cancelled.is_set, pattern=pattern, pmtudisc=pmtudisc,
+                             tos=tos, mark=mark, preload=preload, adaptive=adaptive,
+                             ident=ident, broadcast=broadcast, dontroute=dontroute,
+                             sndbuf=sndbuf, user_latency=user_latency)
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(None, call)
     try:

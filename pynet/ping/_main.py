@@ -16,6 +16,7 @@ from ._options import Options, parse
 from ._output import TextOutput, header
 from ._result import Tally
 from ._session import Plan, Session, lookup
+from ._socket import SocketOptions
 
 __all__ = ["main", "run"]
 
@@ -41,20 +42,43 @@ def _plan(o: Options) -> Plan:
     interval = o.interval
     if interval is None:
         interval = 0.0 if o.flood else 1.0
-    if os.geteuid() != 0 and (o.flood and o.interval is None or interval < MIN_USER_INTERVAL_S):
+    user = os.geteuid() != 0
+    if user and (o.flood and o.interval is None or interval < MIN_USER_INTERVAL_S):
         raise PingError("cannot flood; minimal interval allowed for user is "
                         f"{int(MIN_USER_INTERVAL_S * 1000)}ms")
+    if user and o.preload > 3:
+        raise PingError(f"cannot set preload to value greater than 3: {o.preload}")
     linger = DEFAULT_TIMEOUT if o.timeout is None else o.timeout
     flush = FLOOD_FLUSH_S if o.flood else 0.0
     if o.quiet or o.json:
         flush = 0.2
     return Plan(count=o.count, interval_s=interval, linger_s=linger, deadline_s=o.deadline,
-                size=o.size, outstanding=o.outstanding, flush_s=flush)
+                size=o.size, outstanding=o.outstanding, flush_s=flush,
+                pattern=o.pattern or b"", preload=o.preload, adaptive=o.adaptive,
+                user_latency=o.user_latency,
+                min_interval_s=MIN_USER_INTERVAL_S if user else 0.0)
+
+
+def socket_options(o: Options) -> SocketOptions:
+    return SocketOptions(tos=o.tos, mark=o.mark, pmtudisc=o.pmtudisc,
+                         dontroute=o.dontroute, broadcast=o.broadcast, noloop=o.noloop,
+                         sndbuf=o.sndbuf, ident=o.ident, sticky=o.sticky)
+
+
+def version() -> str:
+    from .. import __version__
+    return f"ping from pynet {__version__} (iputils-compatible)"
 
 
 def run(o: Options, out: Any = None, err: Any = None) -> int:
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    if o.version:
+        out.write(version() + "\n")
+        return 0
+    if o.rroute or o.timestamp or o.flowlabel is not None:
+        raise PingError("-R, -T and -F (IP record route and timestamp options, IPv6 flow "
+                        "labels) are not supported yet")
     plan = _plan(o)
     af, sockaddr = lookup(o.host, o.family)
     family = 4 if af == socket.AF_INET else 6
@@ -67,12 +91,16 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
         stopped.append(signum)
 
     session = Session.open(af, sockaddr, plan, privileged=False if o.unprivileged else None,
-                           ttl=o.ttl, interface=o.interface, stop=lambda: bool(stopped))
+                           ttl=o.ttl, interface=o.interface, stop=lambda: bool(stopped),
+                           options=socket_options(o), warnings=True)
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         text = TextOutput(out, err, family=family, size=o.size,
                           numeric=o.numeric or _is_literal(o.host), quiet=o.quiet,
-                          flood=o.flood, timestamps=o.timestamps, prog=PROG)
+                          flood=o.flood, timestamps=o.timestamps, prog=PROG,
+                          precise=o.precise, audible=o.audible)
+        if o.pattern is not None and not o.quiet and not o.json:
+            out.write("PATTERN: 0x" + o.pattern.hex() + "\n")
         if not o.json:
             source = session.isock.source if o.interface else None
             out.write(header(o.host, session.isock.address, family, o.size, source,
@@ -96,10 +124,10 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     result = tally.result(o.host, session.isock.address, counters, o.count,
                           o.deadline is not None, o.size)
     if o.json:
-        out.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        out.write(json.dumps(result.to_dict()) + "\n")
         out.flush()
     else:
-        text.summary(o.host, counters, tally.stats, plan.interval_s)
+        text.summary(o.host, counters, tally.stats, 0.0 if o.adaptive else plan.interval_s)
     return result.exit_code
 
 

@@ -33,7 +33,8 @@ class TextOutput:
     """Prints a run as iputils does. prog prefixes the stderr lines."""
 
     def __init__(self, out: TextIO, err: TextIO, *, family: int, size: int, numeric: bool,
-                 quiet: bool, flood: bool, timestamps: bool, prog: str = "ping") -> None:
+                 quiet: bool, flood: bool, timestamps: bool, prog: str = "ping",
+                 precise: bool = False, audible: bool = False) -> None:
         self.out = out
         self.err = err
         self.family = family
@@ -43,6 +44,8 @@ class TextOutput:
         self.flood = flood
         self.timestamps = timestamps
         self.prog = prog
+        self.precise = precise      # -3: microseconds, unrounded
+        self.audible = audible      # -a: a bell after each reply
         self.timing = size >= TIMEVAL_LEN
         self.names: Dict[bytes, str] = {}
         self.dots = 0
@@ -73,6 +76,8 @@ class TextOutput:
         print(f"{self.prog}: {text}", file=self.err, flush=True)
 
     def _local(self, r: Record) -> None:
+        if r[0] == pl.SEND_FAILED and r[8] == errno.EMSGSIZE:
+            return  # the kernel queues it as a local error with the MTU, printed then
         if r[0] == pl.SEND_FAILED:
             self._warn(f"sendmsg: {os.strerror(r[8])}")
         elif r[8] == errno.EMSGSIZE:  # the kernel says which MTU refused it
@@ -92,11 +97,18 @@ class TextOutput:
             if nbytes < self.size + 8:
                 return line + " (truncated)"
             if self.timing:
-                line += f" time={format_ms(rtt_us(r[2]))} ms"
+                us = rtt_us(r[2])
+                shown = f"{us // 1000}.{us % 1000:03d}" if self.precise else format_ms(us)
+                line += f" time={shown} ms"
             if flags & pl.DUP:
                 line += " (DUP!)"
             if flags & pl.BAD_CHECKSUM:
                 line += " (BAD CHECKSUM!)"
+            if flags & pl.WRONG_DATA:
+                line += (f"\nwrong data byte #{r[6]} should be 0x{r[7]:x} "
+                         f"but was 0x{r[8]:x}")
+            if self.audible:
+                line += "\a"
             return line
         if kind == pl.ERROR:
             return f"{stamp}From {self.name(r[10])} icmp_seq={seq} " + \
@@ -111,7 +123,9 @@ class TextOutput:
     def _flood_mark(self, r: Record) -> str:
         kind = r[0]
         if kind == pl.REPLY:
-            return "\bC" if r[5] & pl.BAD_CHECKSUM else "\b \b"
+            if r[5] & pl.BAD_CHECKSUM:
+                return "\bC"
+            return "\b \b\a" if self.audible else "\b \b"
         if kind == pl.ERROR:
             return "\bE"
         if kind in (pl.SEND_FAILED, pl.LOCAL_ERROR):

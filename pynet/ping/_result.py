@@ -27,6 +27,15 @@ class PingReply(NamedTuple):
     checksum_ok: bool
     source: str
     time_s: float            # unix time it arrived
+    data_ok: bool = True     # the payload came back as it was sent
+
+    def to_dict(self) -> Dict[str, Any]:
+        """iputils -j's keys for a reply (bytes, host, seq, ttl, time in ms,
+        a number here where iputils writes a string), pynet's beside them."""
+        return {"bytes": self.bytes, "host": self.source, "seq": self.seq, "ttl": self.ttl,
+                "time": self.rtt_ms, "duplicate": self.duplicate,
+                "checksum_ok": self.checksum_ok, "data_ok": self.data_ok,
+                "time_s": self.time_s}
 
 
 class PingIcmpError(NamedTuple):
@@ -67,18 +76,26 @@ class PingResult(NamedTuple):
     deadline_missed: bool = False   # -w ended the run before -c replies came
     malformed: int = 0              # packets that could not be parsed: counted, skipped
     size: int = 56                  # payload bytes of each request
+    wrong_data: int = 0             # replies whose payload differed from what was sent
 
     def to_dict(self) -> Dict[str, Any]:
-        """JSON-ready: what `ping --json` prints. The counts and statistics
-        sit under "summary"; "exit_code" is iputils'."""
-        summary = {name: getattr(self, name) for name in self._fields
-                   if name not in _OUTSIDE_SUMMARY}
+        """JSON-ready: what `ping --json` (-j) prints. iputils -j's summary
+        keys (host, transmitted, received, duplicates, corrupted, errors,
+        loss, time, rtt min/avg/max/mdev; numbers in ms here, where iputils
+        writes strings), pynet's fields beside them, each reply (iputils'
+        per-reply keys) under "replies"; "exit_code" is iputils'."""
         return {
             "host": self.host, "address": self.address, "family": self.family,
             "size": self.size,
-            "replies": [r._asdict() for r in self.replies],
+            "transmitted": self.transmitted, "received": self.received,
+            "duplicates": self.duplicates, "corrupted": self.corrupted, "errors": self.errors,
+            "loss": self.loss_percent, "time": self.time_ms,
+            "rtt": {"min": self.rtt_min_ms, "avg": self.rtt_avg_ms, "max": self.rtt_max_ms,
+                    "mdev": self.rtt_mdev_ms},
+            "jitter": self.jitter_ms, "wrong_data": self.wrong_data,
+            "malformed": self.malformed, "deadline_missed": self.deadline_missed,
+            "replies": [r.to_dict() for r in self.replies],
             "icmp_errors": [e._asdict() for e in self.icmp_errors],
-            "summary": summary,
             "exit_code": self.exit_code,
         }
 
@@ -97,9 +114,6 @@ class PingResult(NamedTuple):
         """iputils' exit status: 0 when replies came, 1 when none did (or,
         under a deadline, fewer than asked for)."""
         return 1 if self.received == 0 or self.deadline_missed else 0
-
-
-_OUTSIDE_SUMMARY = frozenset({"host", "address", "family", "size", "replies", "icmp_errors"})
 
 
 def address_text(family: int, raw: bytes) -> str:
@@ -132,7 +146,7 @@ class Tally:
     def add(self, records: List[Record]) -> None:
         """Fold in one batch. Runs once per reply, flood included: one pass,
         locals bound, replies built as the tuples they are."""
-        reply, error, bad, dup = pl.REPLY, pl.ERROR, pl.BAD_CHECKSUM, pl.DUP
+        reply, error, bad, dup, wrong = pl.REPLY, pl.ERROR, pl.BAD_CHECKSUM, pl.DUP, pl.WRONG_DATA
         rtts: List[int] = []
         add_rtt = rtts.append
         keep = self.keep
@@ -148,7 +162,8 @@ class Tally:
                 if keep:
                     append(_new(PingReply, (
                         r[1], r[2] / 1e6, r[3] if r[3] >= 0 else None, r[4], bool(flags & dup),
-                        ok, names.get(r[10]) or self.source(r[10]), r[9] / 1e9)))
+                        ok, names.get(r[10]) or self.source(r[10]), r[9] / 1e9,
+                        not flags & wrong)))
             elif kind == error and keep:
                 self.icmp_errors.append(PingIcmpError(
                     seq=r[1], source=self.source(r[10]), type=r[6], code=r[7], info=r[8],
@@ -169,4 +184,4 @@ class Tally:
             rtt_mdev_ms=s.mdev_ms(), jitter_ms=s.jitter_ms(),
             replies=tuple(self.replies), icmp_errors=tuple(self.icmp_errors),
             deadline_missed=deadline and count > 0 and c.received < count,
-            malformed=c.malformed, size=size)
+            malformed=c.malformed, size=size, wrong_data=c.wrong_data)

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 from .. import _backend
 from .._errors import PingError, PingNameError, ResolveError
 from .._ping_loop import Counters, LoopConfig, Record
-from ._socket import IcmpSocket, open_socket
+from ._socket import IcmpSocket, SocketOptions, open_socket
 
 __all__ = ["Plan", "Session", "lookup"]
 
@@ -25,6 +25,11 @@ class Plan(NamedTuple):
     size: int = 56
     outstanding: bool = False
     flush_s: float = 0.0              # how long the loop may hold records back
+    pattern: bytes = b""              # -p
+    preload: int = 1                  # -l
+    adaptive: bool = False            # -A
+    user_latency: bool = False        # -U
+    min_interval_s: float = 0.0       # -A's floor
 
 
 def lookup(host: str, family: Optional[int]) -> Tuple[int, tuple]:  # type: ignore[type-arg]
@@ -58,9 +63,11 @@ class Session:
     def open(cls, af: int, sockaddr: tuple, plan: Plan, *,  # type: ignore[type-arg]
              privileged: Optional[bool] = None, ttl: Optional[int] = None,
              interface: Optional[str] = None, backend: Optional[str] = None,
-             stop: Optional[Callable[[], bool]] = None) -> "Session":
+             stop: Optional[Callable[[], bool]] = None,
+             options: SocketOptions = SocketOptions(), warnings: bool = False) -> "Session":
         return cls(open_socket(af, sockaddr, privileged=privileged, ttl=ttl,
-                               interface=interface), plan, backend=backend, stop=stop)
+                               interface=interface, options=options, warnings=warnings),
+                   plan, backend=backend, stop=stop)
 
     def _loop(self) -> Any:
         p = self.plan
@@ -72,7 +79,9 @@ class Session:
             fd=s.sock.fileno(), family=s.family, raw=s.raw, ident=s.ident, target=s.target,
             scope_id=s.scope_id, payload_len=p.size, report_outstanding=p.outstanding,
             interval_ns=int(round(p.interval_s * NS)), count=p.count, deadline_ns=deadline,
-            linger_ns=int(round(p.linger_s * NS)))
+            linger_ns=int(round(p.linger_s * NS)), pattern=p.pattern, preload=p.preload,
+            adaptive=p.adaptive, user_latency=p.user_latency,
+            min_interval_ns=int(round(p.min_interval_s * NS)), any_source=s.broadcast)
         return self.loop_cls(config)
 
     def _run(self, loop: Any, flush_ns: int, raw: bool = False) -> Any:

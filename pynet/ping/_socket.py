@@ -14,12 +14,33 @@ from .. import _ping_loop as pl
 from .. import _wire as w
 from .._errors import PingPermissionError, PingSocketError
 
-__all__ = ["IcmpSocket", "open_socket"]
+__all__ = ["IcmpSocket", "SocketOptions", "open_socket"]
 
 # Big enough for a burst of flood replies and for the largest datagram.
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
+SO_MARK = 36
+IP_MTU_DISCOVER = 10
+IPV6_MTU_DISCOVER = 23
+IPV6_TCLASS = 67
+# -M: the path-MTU discovery modes, the same numbers for IPv4 and IPv6.
+PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}
+
+
+class SocketOptions(NamedTuple):
+    """What iputils sets on its socket for the options beyond the basics."""
+
+    tos: Optional[int] = None          # -Q: IP_TOS / IPV6_TCLASS
+    mark: Optional[int] = None         # -m: SO_MARK
+    pmtudisc: Optional[str] = None     # -M: do, want, dont, probe
+    dontroute: bool = False            # -r: SO_DONTROUTE
+    broadcast: bool = False            # -b: SO_BROADCAST
+    noloop: bool = False               # -L: IP_MULTICAST_LOOP off
+    sndbuf: Optional[int] = None       # -S: SO_SNDBUF
+    ident: Optional[int] = None        # -e: the echo id
+    sticky: bool = False               # -B: bind to the source address found
+
 
 
 class IcmpSocket(NamedTuple):
@@ -31,6 +52,7 @@ class IcmpSocket(NamedTuple):
     scope_id: int
     address: str              # the target as text
     source: str               # the source address the kernel picks
+    broadcast: bool = False   # the target is a broadcast address (-b)
 
     def close(self) -> None:
         self.sock.close()
@@ -79,23 +101,105 @@ def _bind(sock: socket.socket, af: int, interface: Optional[str]) -> None:
                 f"SO_BINDTODEVICE {interface}")
 
 
-def _source(af: int, sockaddr: tuple, interface: Optional[str]) -> str:  # type: ignore[type-arg]
+def _source(af: int, sockaddr: tuple, interface: Optional[str],  # type: ignore[type-arg]
+            opts: SocketOptions) -> Tuple[str, bool]:
     """The source address the kernel will use, found as iputils does: by
-    connecting a UDP socket (nothing is sent). No route fails here."""
+    connecting a UDP socket (nothing is sent). No route fails here, and so
+    does a broadcast address without -b. Also says whether the target is a
+    broadcast address."""
     with socket.socket(af, socket.SOCK_DGRAM) as probe:
         _bind(probe, af, interface)
+        if opts.mark is not None:
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, SO_MARK, opts.mark)
+            except OSError:
+                pass  # reported once, for the ICMP socket
+        address = (sockaddr[0], PROBE_PORT) + tuple(sockaddr[2:])
+        broadcast = False
         try:
-            probe.connect((sockaddr[0], PROBE_PORT) + tuple(sockaddr[2:]))
+            probe.connect(address)
+        except PermissionError:
+            if af != socket.AF_INET:
+                raise PingSocketError(errno.EACCES, "connect: Permission denied") from None
+            if not opts.broadcast:
+                raise PingSocketError(errno.EACCES, "Do you want to ping broadcast? Then -b. "
+                                      "If not, check your local firewall rules") from None
+            broadcast = True
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            try:
+                probe.connect(address)
+            except OSError as exc:
+                raise PingSocketError(exc.errno, f"connect: {exc.strerror}") from None
         except OSError as exc:
             raise PingSocketError(exc.errno, f"connect: {exc.strerror}") from None
-        return str(probe.getsockname()[0])
+        return str(probe.getsockname()[0]), broadcast
+
+
+def _warn(text: str) -> None:
+    import sys
+    print(f"ping: {text}", file=sys.stderr, flush=True)
+
+
+def _options(sock: socket.socket, family: int, opts: SocketOptions, broadcast: bool,
+             source: str, warnings: bool) -> None:
+    """The socket options of -Q -m -M -r -b -L -S -B, with iputils'
+    words when one fails."""
+    if opts.tos is not None and opts.tos:
+        if family == 4:
+            _setopt(sock, socket.IPPROTO_IP, socket.IP_TOS, opts.tos, "setsockopt(IP_TOS)")
+        else:
+            _setopt(sock, socket.IPPROTO_IPV6, IPV6_TCLASS, opts.tos, "setsockopt(IPV6_TCLASS)")
+    if opts.mark is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_MARK, opts.mark)
+        except OSError as exc:
+            if warnings:
+                _warn(f"WARNING: failed to set mark: {opts.mark}: {exc.strerror}")
+                if exc.errno == errno.EPERM:
+                    _warn("=> missing cap_net_admin+p or cap_net_raw+p (since Linux 5.17) "
+                          "capability?")
+    pmtudisc = opts.pmtudisc
+    if pmtudisc is None and broadcast:
+        pmtudisc = "do"  # iputils: broadcast pings do not fragment
+    if pmtudisc is not None:
+        if family == 4:
+            _setopt(sock, socket.IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC[pmtudisc],
+                    "IP_MTU_DISCOVER")
+        else:
+            _setopt(sock, socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC[pmtudisc],
+                    "IPV6_MTU_DISCOVER")
+    if opts.dontroute:
+        _setopt(sock, socket.SOL_SOCKET, socket.SO_DONTROUTE, 1, "SO_DONTROUTE")
+    if opts.broadcast and family == 4:
+        _setopt(sock, socket.SOL_SOCKET, socket.SO_BROADCAST, 1, "cannot set broadcasting")
+    if opts.noloop:
+        if family == 4:
+            _setopt(sock, socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0,
+                    "cannot disable multicast loopback")
+        else:
+            _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0,
+                    "can't disable multicast loopback")
+    if opts.sndbuf is not None:
+        _setopt(sock, socket.SOL_SOCKET, socket.SO_SNDBUF, opts.sndbuf, "SO_SNDBUF")
+    if opts.sticky:
+        try:
+            sock.bind((source, 0) if family == 4 else (source, 0, 0, 0))
+        except OSError as exc:
+            raise PingSocketError(exc.errno, f"bind: {exc.strerror}") from None
 
 
 def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None,  # type: ignore[type-arg]
-                ttl: Optional[int] = None, interface: Optional[str] = None) -> IcmpSocket:
-    """An ICMP socket to sockaddr, ready for the ping loop."""
+                ttl: Optional[int] = None, interface: Optional[str] = None,
+                options: SocketOptions = SocketOptions(), warnings: bool = False) -> IcmpSocket:
+    """An ICMP socket to sockaddr, ready for the ping loop. warnings:
+    print iputils' warnings (the command line does, the library does not)."""
     family = 4 if af == socket.AF_INET else 6
-    source = _source(af, sockaddr, interface)
+    source, broadcast = _source(af, sockaddr, interface, options)
+    if broadcast and warnings:
+        import sys
+        print("WARNING: pinging broadcast address", file=sys.stderr, flush=True)
+    if options.ident is not None and privileged is None:
+        privileged = True  # iputils: -e wants the raw socket, where the id is ours
     proto = socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6
     sock, raw = _create(af, proto, privileged)
     try:
@@ -109,6 +213,9 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
             if not raw:
                 _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
             if ttl is not None:
+                if broadcast or options.broadcast:
+                    _setopt(sock, socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl,
+                            "cannot set multicast time-to-live")
                 _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
                         "cannot set unicast time-to-live")
         else:
@@ -117,9 +224,12 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
                         "cannot set unicast hop limit")
+        _options(sock, family, options, broadcast, source, warnings)
         if raw:
             _filters(sock, family)
-            ident = int.from_bytes(os.urandom(2), "big")
+            ident = options.ident
+            if ident is None:
+                ident = int.from_bytes(os.urandom(2), "big")
             _id_filter(sock, family, ident)
         else:
             ident = 0  # the kernel picks it at the first send, and checks replies against it
@@ -128,4 +238,4 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         raise
     target = socket.inet_pton(af, sockaddr[0].split("%")[0])
     scope_id = int(sockaddr[3]) if family == 6 else 0
-    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source)
+    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source, broadcast)
