@@ -85,6 +85,7 @@ def _open_socket(family: int, ident: int) -> Tuple[socket.socket, bool]:
     """An ICMP socket for the engine: raw when allowed (with the kernel
     filters ping uses, passing echo replies with our id), else the
     unprivileged datagram socket (where the kernel owns the id)."""
+    from .. import _errqueue as errqueue
     from .. import _ping_loop as pl
     from ..ping import _socket as ps
 
@@ -101,11 +102,11 @@ def _open_socket(family: int, ident: int) -> Tuple[socket.socket, bool]:
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         if family == 4:
-            ps._setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            ps._setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
                 ps._setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
         else:
-            ps._setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            ps._setopt(sock, socket.IPPROTO_IPV6, errqueue.IPV6_RECVERR, 1, "IPV6_RECVERR")
             ps._setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
         if raw:
             ps._filters(sock, family)

@@ -8,7 +8,6 @@ asks ``allowed`` about the address, and only then sends anything.
 
 from __future__ import annotations
 
-import inspect
 import re
 import socket
 import time
@@ -69,21 +68,6 @@ class Outcome:
         self.samples.append((name, _HELP[name], float(value), tuple(labels.items())))
 
 
-# The library's keyword names are being renamed (timeout_s -> timeout, ...):
-# pass the new name when the function has it, else the old one.
-_OLD_NAMES = {"timeout": "timeout_s", "connect_timeout": "connect_timeout_s",
-              "idle_timeout": "idle_timeout_s"}
-_PARAMS: Dict[Any, frozenset] = {}  # type: ignore[type-arg]
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    params = _PARAMS.get(fn)
-    if params is None:
-        params = _PARAMS[fn] = frozenset(inspect.signature(fn).parameters)
-    named = {(k if k in params else _OLD_NAMES.get(k, k)): v for k, v in kwargs.items()}
-    return fn(*args, **named)
-
-
 def split_host_port(target: str, default_port: Optional[int]) -> Tuple[str, int]:
     """'host:port', '[v6]:port', or a bare host when default_port is set."""
     match = re.fullmatch(r"\[([^\]]+)\]:(\d{1,5})|([^:\[\]]+):(\d{1,5})", target)
@@ -126,15 +110,16 @@ def probe_icmp(out: Outcome, target: str, module: Module, budget: float,
                                                   allowed)
         left = max(budget - phases["resolve"], 0.001)
         called = time.time()
-        r = _call(ping, address, count=module.count, interval=module.interval,
-                  timeout=left, deadline=left, size=module.size, ttl=module.ttl,
-                  family=4 if af == socket.AF_INET else 6)
+        r = ping(address, count=module.count, interval=module.interval,
+                 timeout=left, deadline=left, size=module.size, ttl=module.ttl,
+                 family=4 if af == socket.AF_INET else 6)
         good = [p for p in r.replies if p.checksum_ok and not p.duplicate]
         if good:
             first = good[0]
             # Sequence numbers start at 1, as iputils numbers them.
             sent_at = first.time_s - first.rtt_ms / 1e3 - (first.seq - 1) * module.interval
             phases["setup"] = min(max(sent_at - called, 0.0), budget)
+            assert r.rtt_avg_ms is not None  # a good reply came
             phases["rtt"] = r.rtt_avg_ms / 1e3
     finally:
         for phase, seconds in phases.items():
@@ -169,7 +154,7 @@ def probe_tcp(out: Outcome, target: str, module: Module, budget: float,
     _, address, _took = _resolve(out, host, module, socket.SOCK_STREAM, allowed)
     addresses = resolve(address, port, socktype=socket.SOCK_STREAM)
     left = max(budget - (time.monotonic() - start), 0.001)
-    conn = _connect.open_connection(host, port, addresses[:1], left)
+    conn = _connect.open_connection(_connect.Connector(host, port, addresses[:1], left))
     try:
         out.add("probe_tcp_connect_duration_seconds", conn.connect_time_s)
         if module.expect is None and not module.send:
@@ -191,8 +176,8 @@ def probe_tcp(out: Outcome, target: str, module: Module, budget: float,
 
         matched = False
         try:
-            _call(_exchange.exchange, conn.sock, module.send, sink,
-                  idle_timeout=max(end - time.monotonic(), 0.001))
+            _exchange.exchange(_exchange.Exchange(
+                conn.sock, module.send, sink, idle_timeout=max(end - time.monotonic(), 0.001)))
         except _Matched:
             matched = pattern is not None and pattern.search(window) is not None
         except PynetError as exc:
@@ -218,12 +203,15 @@ def probe_sntp(out: Outcome, target: str, module: Module, budget: float,
     host, port = split_host_port(target, module.port or 123)
     af, address, _took = _resolve(out, host, module, socket.SOCK_DGRAM, allowed)
     left = max(budget - (time.monotonic() - start), 0.001)
-    (r,) = _call(query, [address], port=port, timeout=left,
+    (r,) = query([address], port=port, timeout=left,
                  family=4 if af == socket.AF_INET else 6)
     out.success = r.ok
     if not r.ok:
         out.message = str(r.error)
         return
+    # A usable answer has every measurement.
+    assert (r.offset_s is not None and r.delay_s is not None and r.root_distance_s is not None
+            and r.stratum is not None)
     out.add("probe_sntp_offset_seconds", r.offset_s)
     out.add("probe_sntp_delay_seconds", r.delay_s)
     out.add("probe_sntp_root_distance_seconds", r.root_distance_s)

@@ -10,7 +10,7 @@ import weakref
 from typing import Dict, Optional, Tuple
 
 from .._fleet_engine import MIN_PAYLOAD
-from ..ping._errors import PingNameError
+from .._errors import PingNameError
 from ..ping._result import PingReply, PingResult
 from ..ping._stats import RttStats
 from .._errors import FleetNameError

@@ -4,6 +4,7 @@ kernel owns the echo id."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from typing import NamedTuple, Optional, Tuple
