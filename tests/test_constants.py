@@ -22,6 +22,8 @@ MIRRORS: Tuple[Tuple[str, str, str], ...] = (
     ("PN_MALFORMED_", "pynet._wire", "MALFORMED_"),
     ("PN_F_", "pynet._wire", "F_"),
     ("PN_IP_HEADER_", "pynet._wire", "IP_HEADER_"),
+    ("PN_EXT_", "pynet._wire", "EXT_"),
+    ("PN_X_", "pynet._wire", "X_"),
     ("PN_PING_", "pynet._ping_loop", ""),
     ("PN_FLEET_", "pynet._fleet_engine", ""),
     ("PN_TRACE_", "pynet._trace_loop", ""),

@@ -8,7 +8,7 @@ exceptions.
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, ext_parse, parse
+from .icmp import echo_build, ext_parse, parse, parse_fields
 
 NAME = "c"
 # The fast paths this backend has (submodules of this package), and "nogil":
@@ -16,4 +16,4 @@ NAME = "c"
 FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "trace", "echo", "loadgen", "nogil"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
-           "echo_build", "ext_parse", "parse", "sum16"]
+           "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, ext_parse, parse
+from .icmp import echo_build, ext_parse, parse, parse_fields
 
 NAME = "python"
 # What pynet._c has and this backend lacks: the echo event loop and the load
@@ -11,4 +11,4 @@ NAME = "python"
 FEATURES = frozenset({"checksum", "icmp", "ping", "fleet", "trace"})
 
 __all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
-           "echo_build", "ext_parse", "parse", "sum16"]
+           "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]

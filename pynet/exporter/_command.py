@@ -43,7 +43,10 @@ def parse_listen(text: str) -> Tuple[str, int]:
 def _parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Serve probes as Prometheus metrics: "
                        "/probe?target=T&module=M (blackbox_exporter's multi-target pattern) "
-                       "and /metrics (the config's groups, probed continuously).")
+                       "and /metrics (the config's groups, probed continuously).",
+                       epilog="exit status: 0 stopped by SIGTERM or SIGINT, or --config-check "
+                              "found the config good; 1 a bad config, an address in use or "
+                              "prometheus_client missing; 2 bad usage.")
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to serve on (default {DEFAULT_LISTEN}; 0.0.0.0 or [::] "
                    "for every interface)")

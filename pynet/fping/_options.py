@@ -56,6 +56,9 @@ Output options:
    -x, --reachable=N  shows if >=N hosts are reachable or not
    -X, --fast-reachable=N  exits true immediately when N hosts are found
        --json         NDJSON on stdout: one object per target, then {{"summary": ...}} (pynet)
+
+exit status: 0 all targets alive, 1 some unreachable, 2 an unknown host or address,
+3 bad arguments, 4 a system call failed (fping's codes).
 """
 
 # Short options: True when they take an argument.

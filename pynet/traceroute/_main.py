@@ -48,7 +48,10 @@ def _parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description=(
         "Trace the path to each HOST as Linux traceroute does, every TTL in flight at once, "
         "Paris flow ids by default. --json prints one JSON document (a trace, or a list of "
-        "traces for several hosts)."))
+        "traces for several hosts)."),
+        epilog="exit status: 0 the trace ran (whether or not it reached the host), "
+               "2 bad usage, a name that does not resolve, or a socket that cannot be "
+               "opened (as Linux traceroute).")
     add_family(p)
     method = p.add_mutually_exclusive_group()
     method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",
