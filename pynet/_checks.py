@@ -8,7 +8,7 @@ import socket
 import sys
 from typing import Any, Optional, Union
 
-__all__ = ["Buffer", "as_buffer", "family", "integer", "packed_address", "port", "seconds",
+__all__ = ["Buffer", "as_buffer", "family", "integer", "number", "packed_address", "port", "seconds",
            "uint"]
 
 # What every function that takes packet bytes accepts (any other buffer
@@ -25,6 +25,17 @@ def integer(value: Any, name: str, low: int, high: Optional[int] = None) -> int:
         bound = f"in {low}..{high}" if high is not None else f">= {low}"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     return value
+
+
+def number(value: Any, name: str, low: float, high: Optional[float] = None) -> float:
+    """A finite int or float in low..high (no upper bound when high is None),
+    as a float; TypeError/ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
+        bound = f"in {low:g}..{high:g}" if high is not None else f">= {low:g}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return float(value)
 
 
 def seconds(value: Any, name: str, *, zero: bool = False) -> float:

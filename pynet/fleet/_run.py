@@ -8,7 +8,6 @@ The hot loop touches each record once: the engine's records arrive packed
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import queue
@@ -19,7 +18,8 @@ from types import ModuleType
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from .. import _backend
-from .._fleet_engine import (DONE, ERROR, KEY_LEN, MIN_PAYLOAD, REPLY, SEND_FAILED, TIMEOUT,
+from .. import _checks as checks
+from .._fleet_engine import (DONE, ERROR, KEY_LEN, MAX_RETRIES, MIN_PAYLOAD, REPLY, SEND_FAILED, TIMEOUT,
                              Counters, EngineConfig)
 from ._result import FleetResult, Summary, Tally
 from ._socket import FleetSockets, open_sockets
@@ -48,20 +48,8 @@ OnRecord = Callable[[Tuple[Any, ...], Any, int], None]
 
 
 def engine_module(backend: Optional[str] = None) -> ModuleType:
-    """pynet._c.fleet or pynet._reference.fleet. A local stand-in for
-    _backend.module("fleet", backend) until that lands on main."""
-    base = _backend.active if backend is None else _backend.load(backend)
-    return importlib.import_module(f"{base.__name__}.fleet")
-
-
-def _number(value: Any, name: str, low: float, *, integer: bool = False,
-            high: float = math.inf) -> None:
-    kind = "an int" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int,) if integer else (int, float)):
-        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
-    if not (low <= value <= high) or (not integer and not math.isfinite(value)):
-        bound = f"{low:g}..{high:g}" if high != math.inf else f">= {low:g}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    """pynet._c.fleet or pynet._reference.fleet, through the backend seam."""
+    return _backend.module("fleet", backend)
 
 
 @dataclass(frozen=True)
@@ -95,21 +83,21 @@ class Options:
 
 def check_options(o: Options) -> None:
     """The façade's checks, so both engines get the same clean input."""
-    _number(o.count, "count", 0, integer=True)
-    _number(o.interval, "interval", 0)
-    _number(o.period, "period", 0)
-    _number(o.timeout, "timeout", 0)
+    checks.integer(o.count, "count", 0)
+    checks.seconds(o.interval, "interval", zero=True)
+    checks.seconds(o.period, "period", zero=True)
+    checks.seconds(o.timeout, "timeout", zero=True)
     if o.period <= 0 or o.timeout <= 0:
         raise ValueError("period and timeout must be > 0")
-    _number(o.retries, "retries", 0, integer=True, high=1000)
-    _number(o.backoff, "backoff", 1, high=100)
+    checks.integer(o.retries, "retries", 0, MAX_RETRIES)
+    checks.number(o.backoff, "backoff", 1, 100)
     if o.rate is not None:
-        _number(o.rate, "rate", 0)
+        checks.number(o.rate, "rate", 0)
         if o.rate <= 0:
             raise ValueError(f"rate must be > 0 packets per second, got {o.rate!r}")
-    _number(o.size, "size", MIN_PAYLOAD, integer=True, high=MAX_SIZE)
+    checks.integer(o.size, "size", MIN_PAYLOAD, MAX_SIZE)
     if o.ttl is not None:
-        _number(o.ttl, "ttl", 1, integer=True, high=255)
+        checks.integer(o.ttl, "ttl", 1, 255)
     if o.family not in (None, 4, 6):
         raise ValueError(f"family must be 4, 6 or None, got {o.family!r}")
 
