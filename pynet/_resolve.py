@@ -40,12 +40,36 @@ def _reason(exc: socket.gaierror) -> str:
     return exc.strerror or str(exc)
 
 
+def _literal(host: str, port: int, af: int) -> Optional[Address]:
+    """An address literal of the family asked for, as getaddrinfo would give
+    it back, without asking it: getaddrinfo first encodes the name with the
+    idna codec, whose import costs every command's start-up 2 ms. Anything
+    else (names, scoped or short forms like 127.1) goes to getaddrinfo."""
+    if not isinstance(host, str) or "%" in host:
+        return None
+    for family in (socket.AF_INET, socket.AF_INET6):
+        if af not in (socket.AF_UNSPEC, family):
+            continue
+        try:
+            packed = socket.inet_pton(family, host)
+        except OSError:
+            continue
+        text = socket.inet_ntop(family, packed)
+        if family == socket.AF_INET:
+            return family, (text, port)
+        return family, (text, port, 0, 0)
+    return None
+
+
 def resolve(host: str, port: int = 0, *, family: Optional[int] = None,
             socktype: int = socket.SOCK_STREAM) -> List[Address]:
     """Every address host resolves to, in the resolver's order, without
     duplicates. family: 4, 6 or None (either); anything else is a
     ValueError. Raises ResolveError naming the host when there is none."""
     af = checked_family(family)
+    literal = _literal(host, port, af)
+    if literal is not None:
+        return [literal]
     try:
         infos = socket.getaddrinfo(host, port, af, socktype)
     except socket.gaierror as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -124,6 +123,8 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     result = tally.result(o.host, session.isock.address, counters, o.count,
                           o.deadline is not None, o.size)
     if o.json:
+        import json  # here: only -j pays for it
+
         out.write(json.dumps(result.to_dict()) + "\n")
         out.flush()
     else:
