@@ -70,7 +70,9 @@ def test_retries_back_off_against_a_silent_host(silent: Netns, backend: ModuleTy
         fleet.add([silent.there, "127.0.0.1", silent.there6])
         records = fleet.run()
         c = fleet.engine.counters()
-    assert (c.sent, c.received, c.errors, c.foreign) == (9, 1, 0, 0)
+    # (foreign is not asserted here: in the root namespace, other programs'
+    # ICMP traffic on a shared host may reach our sockets.)
+    assert (c.sent, c.received, c.errors) == (9, 1, 0)
     assert [(r[0], r[2]) for r in of(records, 1)] == [(REPLY, 0), (DONE, 1)]
     for t in (0, 2):
         mine = of(records, t)
