@@ -7,6 +7,7 @@ sockets once ping_group_range lets it in."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -33,9 +34,11 @@ NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]
 def run_in(ns: Netns, spec: Dict[str, Any], *, nobody: bool = False,
            timeout: float = 180) -> Dict[str, Any]:
     user = [program("setpriv"), *NOBODY] if nobody else []
+    # The whole environment: the runner is pynet itself (under the sanitizer
+    # build it needs LD_PRELOAD and PYTHONPATH, as the ping tests' runs do).
     done = subprocess.run([*ns.prefix(), *user, sys.executable, str(RUNNER), json.dumps(spec)],
                           capture_output=True, text=True, timeout=timeout, cwd="/",
-                          env=outside_env())
+                          env=dict(os.environ))
     assert done.stdout, done.stderr
     return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
