@@ -26,6 +26,9 @@ ICMP_REDIRECT = 5
 ICMP_ECHO_REQUEST = 8
 ICMP_TIME_EXCEEDED = 11
 ICMP_PARAM_PROBLEM = 12
+# Codes of destination unreachable (RFC 792, RFC 1812)
+ICMP_PORT_UNREACH = 3
+ICMP_FRAG_NEEDED = 4
 
 ICMP6_DEST_UNREACH = 1
 ICMP6_PACKET_TOO_BIG = 2
@@ -70,8 +73,6 @@ IPV6_EXT_MIN_LEN = 8
 IPV6_EXTENSIONS = frozenset({IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_DSTOPTS})
 IPV6_FRAGMENT_OFFSET = struct.Struct("!H")  # at byte 2 of the fragment header
 IPV6_FRAGMENT_OFFSET_MASK = 0xFFF8
-
-ADDRESS_LEN = {4: 4, 6: 16}
 
 # The ICMPv6 pseudo-header's tail (RFC 8200 section 8.1): length, 3 zeros, next header.
 IPV6_PSEUDO_TAIL = struct.Struct("!I3xB")

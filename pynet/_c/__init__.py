@@ -8,8 +8,12 @@ exceptions.
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, parse, parse_fields
+from .icmp import echo_build, parse
 
 NAME = "c"
+# The fast paths this backend has (submodules of this package), and "nogil":
+# its long calls release the GIL, so a worker thread overlaps with Python.
+FEATURES = frozenset({"checksum", "icmp", "ping", "echo", "loadgen", "nogil"})
 
-__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "parse", "parse_fields", "sum16"]
+__all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
+           "echo_build", "parse", "sum16"]

@@ -11,7 +11,7 @@ from .._errors import MalformedPacket
 from .._message import IcmpMessage, from_fields
 from ._ffi import ffi, lib, pointer
 
-__all__ = ["echo_build", "parse", "parse_fields"]
+__all__ = ["echo_build", "parse"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 _NULL = ffi.NULL
@@ -48,16 +48,6 @@ def _fields_buffer() -> Tuple[Any, Any]:
         fields = ffi.new("int64_t[]", w.F_COUNT)
         _scratch.fields = (fields, ffi.buffer(fields))
         return _scratch.fields  # type: ignore[no-any-return]
-
-
-def parse_fields(data: Buffer, family: int, ip_header: int,
-                 src: Optional[bytes], dst: Optional[bytes]) -> Tuple[int, ...]:
-    fields, view = _fields_buffer()
-    rc = _parse(pointer(data), len(data), family, ip_header,
-                _NULL if src is None else src, _NULL if dst is None else dst, fields)
-    if rc < 0:
-        raise MalformedPacket(-rc)
-    return _FIELDS.unpack_from(view)
 
 
 def parse(data: Buffer, family: int, ip_header: int,

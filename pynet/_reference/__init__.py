@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum16
-from .icmp import echo_build, parse, parse_fields
+from .icmp import echo_build, parse
 
 NAME = "python"
+# What pynet._c has and this backend lacks: the echo event loop and the load
+# generator (C only: their point is speed), and "nogil".
+FEATURES = frozenset({"checksum", "icmp", "ping"})
 
-__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "parse", "parse_fields", "sum16"]
+__all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
+           "echo_build", "parse", "sum16"]

@@ -60,8 +60,8 @@ from .. import _wire as w
 from .._errors import MalformedPacket
 from .._fleet_engine import (BAD_CHECKSUM, DONE, DUP, ERROR, KEY_LEN, MIN_PAYLOAD, REPLY,
                              SEND_FAILED, TIMEOUT, Counters, EngineConfig, Record)
-from .._ping_loop import (IP_RECVERR, IP_TTL, IPV6_HOPLIMIT, IPV6_RECVERR, SO_EE_ORIGIN_ICMP,
-                          SO_EE_ORIGIN_ICMP6, SO_MEMINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS)
+from .._errqueue import (IP_RECVERR, IPV6_RECVERR, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
+from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_MEMINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS
 from .checksum import checksum
 from .icmp import parse_fields
 

@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Optional
 
+from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
 from .. import _wire as w
@@ -88,13 +89,13 @@ def _open_one(family: int, privileged: Optional[bool], ident: int, rcvbuf: int,
         _setopt(sock, socket.SOL_SOCKET, pl.SO_RXQ_OVFL, 1, "SO_RXQ_OVFL")
         granted = ics.size_rcvbuf(sock, rcvbuf)
         if family == 4:
-            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            _setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
                         "cannot set unicast time-to-live")
         else:
-            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            _setopt(sock, socket.IPPROTO_IPV6, errqueue.IPV6_RECVERR, 1, "IPV6_RECVERR")
             _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,

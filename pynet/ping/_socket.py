@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
+from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
-from ._errors import PingPermissionError, PingSocketError
+from .. import _wire as w
+from .._errors import PingPermissionError, PingSocketError
 
 __all__ = ["IcmpSocket", "open_socket"]
 
-ICMP_ECHOREPLY = 0
-ICMP_SOURCE_QUENCH = 4
-ICMP_REDIRECT = 5
-ICMP6_ECHO_REPLY = 129
 # Big enough for a burst of flood replies and for the largest datagram.
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
 
 
-@dataclass
-class IcmpSocket:
+class IcmpSocket(NamedTuple):
     sock: socket.socket
     family: int               # 4 or 6
     raw: bool
@@ -51,8 +47,8 @@ def _create(af: int, proto: int, privileged: Optional[bool]) -> Tuple[socket.soc
 def _filters(sock: socket.socket, family: int) -> None:
     """Let through only what ping reads: echo replies (on IPv4 also
     redirects and source quenches)."""
-    passed = ((ICMP_ECHOREPLY, ICMP_SOURCE_QUENCH, ICMP_REDIRECT) if family == 4
-              else (ICMP6_ECHO_REPLY,))
+    passed = ((w.ICMP_ECHO_REPLY, w.ICMP_SOURCE_QUENCH, w.ICMP_REDIRECT) if family == 4
+              else (w.ICMP6_ECHO_REPLY,))
     ics.type_filter(sock, family, passed, PingSocketError)
 
 
@@ -109,14 +105,14 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         # Past net.core.rmem_max when allowed (root), for flood bursts.
         ics.size_rcvbuf(sock, RCVBUF)
         if family == 4:
-            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            _setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
                 _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
                         "cannot set unicast time-to-live")
         else:
-            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            _setopt(sock, socket.IPPROTO_IPV6, errqueue.IPV6_RECVERR, 1, "IPV6_RECVERR")
             _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
