@@ -71,7 +71,8 @@ def test_backends_agree_on_a_sweep(c_backend: ModuleType, py_backend: ModuleType
             fleet.add(["::1", "127.0.0.1", "::1"])
             records = fleet.run()
             c = fleet.engine.counters()
-            results.append((outcome(records), c._replace(kernel_drops=0)))
+            # foreign may hold other programs' packets on a shared host
+            results.append((outcome(records), c._replace(kernel_drops=0, foreign=0)))
     assert results[0] == results[1]
     assert results[0][1].received == 257
 
@@ -84,7 +85,7 @@ def test_ipv4_and_ipv6_in_one_run(backend: ModuleType) -> None:
         assert fleet.add(hosts) == list(range(len(hosts)))
         records = fleet.run()
         c = fleet.engine.counters()
-    assert (c.sent, c.received, c.foreign) == (6, 6, 0)
+    assert (c.sent, c.received, c.duplicates) == (6, 6, 0)
     for t, rs in by_target(records).items():
         assert [r[0] for r in rs] == [REPLY, DONE]
         packed = ipaddress.ip_address(hosts[t]).packed

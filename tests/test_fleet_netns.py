@@ -7,6 +7,7 @@ sockets once ping_group_range lets it in."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -33,9 +34,11 @@ NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]
 def run_in(ns: Netns, spec: Dict[str, Any], *, nobody: bool = False,
            timeout: float = 180) -> Dict[str, Any]:
     user = [program("setpriv"), *NOBODY] if nobody else []
+    # The whole environment: the runner is pynet itself (under the sanitizer
+    # build it needs LD_PRELOAD and PYTHONPATH, as the ping tests' runs do).
     done = subprocess.run([*ns.prefix(), *user, sys.executable, str(RUNNER), json.dumps(spec)],
                           capture_output=True, text=True, timeout=timeout, cwd="/",
-                          env=outside_env())
+                          env=dict(os.environ))
     assert done.stdout, done.stderr
     return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -70,7 +73,9 @@ def test_retries_back_off_against_a_silent_host(silent: Netns, backend: ModuleTy
         fleet.add([silent.there, "127.0.0.1", silent.there6])
         records = fleet.run()
         c = fleet.engine.counters()
-    assert (c.sent, c.received, c.errors, c.foreign) == (9, 1, 0, 0)
+    # (foreign is not asserted here: in the root namespace, other programs'
+    # ICMP traffic on a shared host may reach our sockets.)
+    assert (c.sent, c.received, c.errors) == (9, 1, 0)
     assert [(r[0], r[2]) for r in of(records, 1)] == [(REPLY, 0), (DONE, 1)]
     for t in (0, 2):
         mine = of(records, t)

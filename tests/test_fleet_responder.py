@@ -85,8 +85,11 @@ def test_only_the_right_replies_count(resp: Netns, backend: ModuleType) -> None:
         ("timeout", 10, 0, 0, 0, 0), ("done", 10, 1, 0, 0, 0),   # silent
         ("timeout", 11, 0, 0, 0, 0), ("done", 11, 1, 0, 0, 0),   # another target's index
     ])
-    assert (c.sent, c.received, c.duplicates, c.corrupted, c.errors, c.malformed, c.foreign) \
-        == (12, 4, 1, 1, 2, 1, 4), c
+    assert (c.sent, c.received, c.duplicates, c.corrupted, c.errors, c.malformed) \
+        == (12, 4, 1, 1, 2, 1), c
+    # wrong key, wrong source, another target's index, someone else's error (and
+    # whatever other programs on a shared host sent our raw socket meanwhile)
+    assert c.foreign >= 4, c
     for r in records:
         if r[0] in (1, 2):   # replies and errors come from the target itself
             assert r[10][:4] == socket.inet_aton(there[r[1]]), r
@@ -97,4 +100,4 @@ def test_backends_agree_on_the_responder(resp: Netns, c_backend: ModuleType,
     c_records, c_counters = sweep(resp, c_backend)
     py_records, py_counters = sweep(resp, py_backend)
     assert outcome(c_records) == outcome(py_records)
-    assert c_counters == py_counters
+    assert c_counters._replace(foreign=0) == py_counters._replace(foreign=0)

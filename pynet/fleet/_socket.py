@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Optional
 
+from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
 from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
