@@ -3,8 +3,12 @@
  * Plain C with no knowledge of Python or cffi; pynet/_native.cdef mirrors the
  * declarations below. Exported symbols are pn_*, internal ones pn__*.
  * Functions that can fail return 0 (or a length) on success and a negative
- * errno or a negative PN_MALFORMED_* code on failure. Nothing here prints,
- * exits, or allocates.
+ * errno or a negative PN_MALFORMED_* code on failure. Nothing here prints
+ * or exits. The packet functions (checksum, ICMP build and parse) and the
+ * ping loop allocate nothing: they work in the caller's buffers. The echo
+ * loops and the load generator allocate their per-connection tables and
+ * buffers, bounded by the descriptor limit and max_clients, and free them
+ * all before they return.
  */
 #ifndef PYNET_H
 #define PYNET_H
@@ -172,7 +176,7 @@ enum pn_ext_malformed {
 int pn_icmp_ext_parse(const void *ext, size_t len, int64_t *items, size_t cap,
                       int *bad);
 
-/* ==== Echo servers' event loop and load generator (issue 4) ============== */
+/* ==== Echo servers' event loop and load generator ======================== */
 
 /* Readiness pollers: epoll (Linux), kqueue (BSD, macOS), poll (anywhere);
  * and io_uring (Linux), which is no poller but a completion-based TCP echo
@@ -261,7 +265,6 @@ int pn_loadgen_run(const struct pn_loadgen_config *config, struct pn_loadgen_res
  * buckets per power of two (6 % wide). */
 uint64_t pn_loadgen_bucket_floor_ns(int bucket);
 
-/* ==== end of issue 4 ===================================================== */
 
 /* ---- ping: the send/receive loop (csrc/ping.c) --------------------------- */
 

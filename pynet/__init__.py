@@ -1,50 +1,152 @@
 """pynet: sockets done right, with a C packet core.
 
-The fast paths (Internet checksum, ICMP build and parse) run in C through
-cffi, with a pure-Python twin of each; ``pynet.backend`` says which one is
-live (PYNET_BACKEND=auto|c|python chooses).
+Every tool is a module that is also its main function, so both spellings
+work: ``pynet.ping("127.0.0.1")`` and ``from pynet.ping import PingError``.
+The fast paths (Internet checksum, ICMP build and parse, the packet loops)
+run in C through cffi, with a pure-Python twin of each; ``pynet.backend``
+says which one is live (PYNET_BACKEND=auto|c|python chooses) and
+``pynet.backend_features`` what it has.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Any, Dict
 
-from . import icmp
+# The backend is chosen at import: a bad PYNET_BACKEND is an ImportError here.
+from ._backend import features as backend_features
 from ._backend import name as backend
-from ._errors import MalformedPacket, PynetError, ResolveError
-from ._message import IcmpMessage
-from ._checksum import Checksum, checksum, checksum_update
-# ---- issue 3: ping (the function shadows the pynet.ping package on purpose;
-# `python -m pynet.ping` and `pynet ping` still reach the package's main)
-from .ping import PingResult, async_ping, ping
+from ._errors import (
+    BadReply,
+    BindError,
+    ConnectFailed,
+    ConnectionRefused,
+    ConnectionReset,
+    ConnectTimeout,
+    EchoConfigError,
+    EchoError,
+    EmptyReply,
+    IdleTimeout,
+    KissOfDeath,
+    MalformedPacket,
+    MaxTimeExceeded,
+    NoReply,
+    PingError,
+    PingNameError,
+    PingPermissionError,
+    PingSocketError,
+    PortUnreachable,
+    PynetError,
+    ResolveError,
+    SNTPError,
+    SNTPNameError,
+    SNTPSendFailed,
+    TcpError,
+    TcpNameError,
+    TcpSendFailed,
+    Unreachable,
+    Unsynchronised,
+    UsageError,
+)
 
 __version__ = "0.1.0"
 
-# The tools are imported on first use (pynet.sntp.query(...) works after a
-# bare `import pynet`): importing them here would slow down `import pynet`
-# and make `python -m pynet.TOOL` warn that the module was already imported.
-_LAZY_SUBMODULES = frozenset({"bench", "echo", "sntp", "tcp"})
+# Everything but the errors loads on first use, so that `import pynet` (and
+# every `pynet COMMAND`, which imports it first) pays only for what it uses:
+# `pynet tcp` never loads the ping loop, `pynet ping` never loads asyncio.
+# `from pynet import checksum` and `pynet.sntp.query(...)` both work.
+_LAZY: Dict[str, str] = {
+    "icmp": ".icmp",
+    "Checksum": "._checksum:Checksum",
+    "checksum": "._checksum:checksum",
+    "checksum_update": "._checksum:checksum_update",
+    "IcmpMessage": "._message:IcmpMessage",
+    "ping": ".ping",
+    "async_ping": ".ping:async_ping",
+    "PingIcmpError": ".ping:PingIcmpError",
+    "PingReply": ".ping:PingReply",
+    "PingResult": ".ping:PingResult",
+    "tcp": ".tcp",
+    "TcpResult": ".tcp:TcpResult",
+    "sntp": ".sntp",
+    "SNTPResult": ".sntp:SNTPResult",
+    "echo": ".echo",
+    "bench": ".bench",
+}
+
+if TYPE_CHECKING:
+    from . import bench, echo, icmp, sntp, tcp
+    from ._checksum import Checksum, checksum, checksum_update
+    from ._message import IcmpMessage
+    from .ping import PingIcmpError, PingReply, PingResult, async_ping
+    from .ping._api import ping
+    from .sntp import SNTPResult
+    from .tcp import TcpResult
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    try:
+        target = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name, __name__)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
+    "BadReply",
+    "BindError",
     "Checksum",
+    "ConnectFailed",
+    "ConnectTimeout",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "EchoConfigError",
+    "EchoError",
+    "EmptyReply",
     "IcmpMessage",
+    "IdleTimeout",
+    "KissOfDeath",
     "MalformedPacket",
+    "MaxTimeExceeded",
+    "NoReply",
+    "PingError",
+    "PingIcmpError",
+    "PingNameError",
+    "PingPermissionError",
+    "PingReply",
+    "PingResult",
+    "PingSocketError",
+    "PortUnreachable",
     "PynetError",
     "ResolveError",
-    "PingResult",
+    "SNTPError",
+    "SNTPNameError",
+    "SNTPResult",
+    "SNTPSendFailed",
+    "TcpError",
+    "TcpNameError",
+    "TcpResult",
+    "TcpSendFailed",
+    "Unreachable",
+    "Unsynchronised",
+    "UsageError",
     "__version__",
     "async_ping",
     "backend",
+    "backend_features",
     "checksum",
     "checksum_update",
+    "echo",
     "icmp",
     "ping",
+    "sntp",
+    "tcp",
 ]

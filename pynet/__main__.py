@@ -1,6 +1,7 @@
 """`pynet COMMAND ...`: one entry point for the command-line tools.
 
-Each command is also `python -m pynet.COMMAND ...`.
+Each command is also `python -m pynet.COMMAND ...`. Commands load only when
+run, so `pynet ping` pays for nothing but ping.
 """
 
 from __future__ import annotations
@@ -17,38 +18,41 @@ COMMANDS = {
     "sntp": ("pynet.sntp", "ask NTP servers for the time (RFC 4330)"),
     "tcp": ("pynet.tcp", "send a request over TCP and print the reply"),
     "traceroute": ("pynet.traceroute", "trace the path to hosts, like Linux traceroute"),
-    "bench": ("pynet.bench", "benchmark the echo servers side by side"),
+    "bench": ("pynet.bench", "benchmark pynet beside its peers"),
 }
+USAGE_EXIT = 2
 
 
 def _usage() -> str:
-    lines = ["usage: pynet COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: pynet COMMAND [ARGS...]   (pynet COMMAND --help for its options)",
+             "       pynet --help | --version", "", "commands:"]
     lines += [f"  {name:12s}{text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", f"exit status: the command's own; {USAGE_EXIT} for an unknown command."]
     return "\n".join(lines)
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(_usage())
-        return 0 if args else 2
+    if not args:
+        print(_usage(), file=sys.stderr)
+        return USAGE_EXIT
     name, rest = args[0], args[1:]
+    if name in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if name in ("-V", "--version"):
+        print(f"pynet {_version()}")
+        return 0
     if name not in COMMANDS:
-        print(f"pynet: unknown command {name!r}\n{_usage()}", file=sys.stderr)
-        return 2
-    module_name = COMMANDS[name][0]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        print(f"pynet: {name} is not yet available", file=sys.stderr)
-        return 2
-    main_fn = getattr(module, "main", None)
-    if main_fn is None:
-        print(f"pynet: {name} is not yet available", file=sys.stderr)
-        return 2
-    return int(main_fn(rest))
+        print(f"pynet: unknown command {name!r} (see pynet --help)", file=sys.stderr)
+        return USAGE_EXIT
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest))
 
 
 if __name__ == "__main__":

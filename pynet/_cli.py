@@ -10,15 +10,9 @@ import os
 import sys
 from typing import Callable, List, NoReturn, Optional, Sequence
 
-from ._errors import PynetError
+from ._errors import PynetError, UsageError
 
 __all__ = ["ArgumentParser", "UsageError", "add_family", "port", "run_main", "seconds", "warn"]
-
-
-class UsageError(PynetError):
-    """A bad command line: unknown option, missing or malformed argument."""
-
-    exit_code = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -1,22 +1,57 @@
-"""The exceptions pynet raises on purpose, under one base class."""
+"""Every exception pynet raises on purpose: one tree, in one file.
+
+    PynetError                      exit_code: what a command exits with
+    ├── UsageError                  a bad command line (exit 2)
+    ├── ResolveError (OSError)      a name that does not resolve, raised before
+    │                               anything is sent; each tool raises its own
+    │                               subclass, so the exit code is the tool's
+    ├── MalformedPacket (ValueError)
+    ├── PingError                   ping and its subclasses
+    ├── TcpError                    the TCP client, with curl's exit codes
+    ├── SNTPError                   why a server gave no usable time
+    ├── EchoError                   the echo servers
+    └── TracerouteError             traceroute (its section at the end)
+
+Timeouts also derive from TimeoutError, refusals from ConnectionRefusedError
+and permission problems from PermissionError, so the built-in ``except``
+clauses Python users already write catch them. The classes live here so that
+``import pynet`` can export all of them without importing any tool; each
+tool's module re-exports its own.
+"""
 
 from __future__ import annotations
 
 from . import _wire as w
 
-__all__ = ["MalformedPacket", "PynetError", "ResolveError", "TRACEROUTE_PERMISSION_FIX",
-           "TracerouteError", "TracerouteNameError", "TraceroutePermissionError",
-           "TracerouteSocketError", "describe_malformed"]
+__all__ = [
+    "BadReply", "BindError", "ConnectFailed", "ConnectTimeout", "ConnectionRefused",
+    "ConnectionReset", "EchoConfigError", "EchoError", "EmptyReply", "IdleTimeout",
+    "KissOfDeath", "MalformedPacket", "MaxTimeExceeded", "NoReply", "PingError",
+    "PingNameError", "PingPermissionError", "PingSocketError", "PortUnreachable",
+    "PynetError", "ResolveError", "SNTPError", "SNTPNameError", "SNTPSendFailed",
+    "TcpError", "TcpNameError", "TcpSendFailed", "Unreachable", "Unsynchronised", "UsageError",
+    "describe_malformed",
+]
+# The traceroute section's names (TracerouteError, TracerouteNameError,
+# TraceroutePermissionError, TracerouteSocketError) join __all__ when
+# pynet/__init__.py exports them; pynet.traceroute exports them already.
 
 
 class PynetError(Exception):
     """Base class of every error pynet raises deliberately.
 
     ``exit_code`` is what a command-line tool exits with when this error ends
-    it; each tool's own error classes set the codes its users expect.
+    it; each tool's classes set the codes its users expect from the tool it
+    imitates (iputils ping, curl, sntp).
     """
 
     exit_code: int = 2
+
+
+class UsageError(PynetError):
+    """A bad command line: unknown option, missing or malformed argument."""
+
+    exit_code = 2
 
 
 class ResolveError(PynetError, OSError):
@@ -33,6 +68,8 @@ class ResolveError(PynetError, OSError):
     def __reduce__(self) -> tuple[type[ResolveError], tuple[str, str]]:
         return (type(self), (self.host, self.reason))
 
+
+# ---- the packet core ------------------------------------------------------
 
 _REASONS = {
     w.MALFORMED_EMPTY: "empty packet",
@@ -72,6 +109,191 @@ class MalformedPacket(PynetError, ValueError):
 
     def __reduce__(self) -> tuple[type[MalformedPacket], tuple[int]]:
         return (type(self), (self.reason,))
+
+
+# ---- ping: exit 2, as iputils exits for anything but missing replies ------
+
+PERMISSION_FIX = ('run as root or with CAP_NET_RAW, or allow unprivileged ping with: '
+                  'sysctl -w net.ipv4.ping_group_range="0 2147483647"')
+
+
+class PingError(PynetError):
+    """Base class of ping's errors (exit 2, as iputils)."""
+
+    exit_code = 2
+
+
+class PingNameError(PingError, ResolveError):
+    """The host name did not resolve (to an address of the family asked for)."""
+
+
+class PingPermissionError(PingError, PermissionError):
+    """No ICMP socket may be opened: neither raw (root, CAP_NET_RAW) nor
+    datagram (net.ipv4.ping_group_range). The message names the fix."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"no permission to open an ICMP socket ({detail}): {PERMISSION_FIX}")
+
+
+class PingSocketError(PingError, OSError):
+    """The socket could not be set up or used: a bad -I, -t, no route, ...
+    Made as PingSocketError(errno, message); str() is the message alone."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
+
+
+# ---- the TCP client: curl's exit codes ------------------------------------
+
+
+class TcpError(PynetError):
+    """Base class of the TCP client's errors. ``received`` holds whatever
+    arrived before the failure (nothing is dropped silently)."""
+
+    exit_code = 2
+    received: bytes = b""
+
+
+class TcpNameError(TcpError, ResolveError):
+    """The host name did not resolve (curl: "Could not resolve host")."""
+
+    exit_code = 6
+
+
+class ConnectFailed(TcpError, ConnectionError):
+    """Every address refused or could not be reached (curl: "Couldn't connect")."""
+
+    exit_code = 7
+
+
+class ConnectionRefused(ConnectFailed, ConnectionRefusedError):
+    """Every address answered the connect with a reset: nothing listens there."""
+
+
+class ConnectTimeout(TcpError, TimeoutError):
+    """No address completed the handshake within the connect timeout."""
+
+    exit_code = 28
+
+
+class IdleTimeout(TcpError, TimeoutError):
+    """Connected, but nothing came back within the idle timeout."""
+
+    exit_code = 28
+
+
+class MaxTimeExceeded(TcpError, TimeoutError):
+    """The whole exchange ran longer than max_time (curl's -m/--max-time)."""
+
+    exit_code = 28
+
+
+class EmptyReply(TcpError, ConnectionError):
+    """The peer closed the connection without sending a byte (curl: "Empty reply")."""
+
+    exit_code = 52
+
+
+class TcpSendFailed(TcpError, ConnectionError):
+    """The request could not be delivered: the peer went away while we sent."""
+
+    exit_code = 55
+
+
+class ConnectionReset(TcpError, ConnectionResetError):
+    """The peer reset the connection (RST): what was in flight is lost."""
+
+    exit_code = 56
+
+
+# ---- SNTP: each cause with a short ``kind`` for scripts ---------------------
+
+
+class SNTPError(PynetError):
+    """Base class: the server named in the result gave no usable time. The
+    command exits 1 when no server gave a usable time."""
+
+    exit_code = 1
+    kind = "error"
+
+
+class SNTPNameError(SNTPError, ResolveError):
+    """A server name did not resolve; nothing was sent to any server."""
+
+    exit_code = 2
+    kind = "not-resolved"
+
+
+class NoReply(SNTPError, TimeoutError):
+    """No valid reply before the timeout (lost, filtered, or never sent)."""
+
+    kind = "timeout"
+
+
+class Unreachable(SNTPError, ConnectionError):
+    """An ICMP error came back for our request (host or network unreachable,
+    administratively prohibited)."""
+
+    kind = "unreachable"
+
+
+class PortUnreachable(Unreachable, ConnectionRefusedError):
+    """ICMP port unreachable: the host is up but nothing listens on the port."""
+
+    kind = "port-unreachable"
+
+
+class SNTPSendFailed(SNTPError, ConnectionError):
+    """The request could not be sent at all (no route, no IPv6, ...)."""
+
+    kind = "send-failed"
+
+
+class KissOfDeath(SNTPError):
+    """Stratum 0: the server refuses service; ``code`` is its kiss code
+    (RATE: query less often, DENY/RSTR: access denied, ...)."""
+
+    kind = "kiss-of-death"
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Unsynchronised(SNTPError):
+    """The server says its own clock is not synchronised (leap indicator 3
+    or stratum 16): its time must not be used."""
+
+    kind = "unsynchronised"
+
+
+class BadReply(SNTPError):
+    """A reply to our request that breaks the protocol (bad version, zero
+    transmit timestamp)."""
+
+    kind = "bad-reply"
+
+
+# ---- echo servers ---------------------------------------------------------
+
+
+class EchoError(PynetError):
+    """Base class of the echo servers' errors (exit 2)."""
+
+    exit_code = 2
+
+
+class EchoConfigError(EchoError, ValueError):
+    """Settings that cannot work together (a poller this system lacks, UDP
+    with the fork model, a bad port, ...)."""
+
+
+class BindError(EchoError, OSError):
+    """The server could not take its address (in use, not ours, denied).
+    Made as BindError(errno, message); str() is the message alone."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 # ==== traceroute (pynet.traceroute) =========================================

@@ -10,7 +10,6 @@ plain tuples in RECORD layout, and must agree record for record.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple, Tuple
 
 __all__ = [
@@ -43,8 +42,7 @@ RECORD = struct.Struct("=10q16s")
 Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
 
 
-@dataclass(frozen=True)
-class LoopConfig:
+class LoopConfig(NamedTuple):
     fd: int
     family: int                # 4 or 6
     raw: bool                  # raw socket: our id; IPv4 replies carry the IP header
@@ -54,7 +52,7 @@ class LoopConfig:
     payload_len: int = 56
     report_outstanding: bool = False
     interval_ns: int = 1_000_000_000
-    count: int = 0             # 0: no limit
+    count: int = 0  # type: ignore[assignment]  # 0: no limit (shadows tuple.count, unused)
     deadline_ns: int = 0       # CLOCK_MONOTONIC; 0: none
     linger_ns: int = 10_000_000_000
     batch: int = 4096          # records per call at most
@@ -76,14 +74,9 @@ class Counters(NamedTuple):
 # (Linux numbers; SCM_TIMESTAMPNS equals SO_TIMESTAMPNS).
 SO_TIMESTAMPNS = 35
 IP_TTL = 2
-IP_RECVERR = 11
 IP_RECVTTL = 12
-IPV6_RECVERR = 25
 IPV6_RECVHOPLIMIT = 51
 IPV6_HOPLIMIT = 52
 SOL_RAW = 255
 ICMP_FILTER = 1            # level SOL_RAW: a 32-bit mask of ICMP types to drop
 ICMP6_FILTER = 1           # level IPPROTO_ICMPV6: 256 bits, set = drop
-SO_EE_ORIGIN_LOCAL = 1
-SO_EE_ORIGIN_ICMP = 2
-SO_EE_ORIGIN_ICMP6 = 3

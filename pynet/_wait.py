@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import selectors
 import time
+from typing import Optional
 
-__all__ = ["Deadline", "new_selector"]
+__all__ = ["Deadline", "earliest", "new_selector"]
 
 
 class Deadline:
-    """A point on the monotonic clock; remaining() counts down to 0."""
+    """A point on the monotonic clock, ``seconds`` after it was made;
+    remaining() counts down to 0."""
 
-    __slots__ = ("end",)
+    __slots__ = ("end", "seconds")
 
     def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self.end = time.monotonic() + seconds
 
     def remaining(self) -> float:
@@ -25,6 +28,13 @@ class Deadline:
 
     def expired(self) -> bool:
         return time.monotonic() >= self.end
+
+
+def earliest(deadline: Deadline, limit: Optional[Deadline]) -> Deadline:
+    """deadline, or limit when there is one and it comes first."""
+    if limit is not None and limit.end < deadline.end:
+        return limit
+    return deadline
 
 
 def new_selector() -> selectors.BaseSelector:

@@ -24,11 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def uring_available() -> bool:
     """io_uring can serve here (compiled in, and allowed by this kernel)."""
-    try:
-        from pynet._native import lib
-    except ImportError:
-        return False
-    return bool(lib.pn_poller_available(lib.PN_POLLER_URING))
+    from pynet.echo.native import poller_available
+    return poller_available("uring")
 
 
 def need_poller(poller: str) -> None:
@@ -207,3 +204,82 @@ def payload(size: int, seed: int = 0) -> bytes:
     """Bytes that differ from message to message and position to position."""
     block = bytes((i * 7 + seed * 13 + (i >> 8)) & 0xFF for i in range(4096))
     return (block * (size // len(block) + 1))[:size]
+
+
+# -- stopping the command the moment it announces itself ----------------------
+
+def stop_at_once(cases: Sequence[Sequence[str]], runs: int, batch: int) -> dict:  # type: ignore[type-arg]
+    """Start `pynet echo ARGS --port 0` runs times for each ARGS in cases,
+    batch at a time, and send each SIGTERM the moment its startup line
+    appears; how each ended. Each start is a fork of this interpreter that
+    runs the command's main exactly as `python -m pynet.echo` does: the
+    imports (a quarter of a second per start, all before the line) are paid
+    once, and everything from parsing the arguments to the exit code is the
+    command's own. Run it in a fresh, single-threaded interpreter (see
+    __main__ below): forking a process with threads could copy a held lock."""
+    from pynet._cli import run_main
+    from pynet.echo import __main__ as command
+    from pynet.echo import forking, iterative, native, selecting, threaded, udp  # noqa: F401
+
+    ends: dict = {" ".join(args): {} for args in cases}  # type: ignore[type-arg]
+    failures: List[str] = []
+    jobs = [list(args) for args in cases for _ in range(runs)]
+    for start in range(0, len(jobs), batch):
+        children = {}  # stdout pipe -> (pid, args, stderr pipe)
+        for args in jobs[start:start + batch]:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the command, as `python -m pynet.echo` runs it
+                code = 70
+                try:
+                    os.dup2(out_w, 1)
+                    os.dup2(err_w, 2)
+                    code = run_main(command.PROG, command.main, [*args, "--port", "0"])
+                    sys.stdout.flush()
+                finally:
+                    os._exit(code)
+            os.close(out_w)
+            os.close(err_w)
+            children[out_r] = (pid, args, err_r)
+        waiting = set(children)
+        deadline = time.monotonic() + 30
+        seen = {fd: b"" for fd in children}
+        while waiting:
+            ready, _, _ = select.select(list(waiting), [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                failures.append(f"no startup line within 30 s from {len(waiting)} starts")
+                for fd in waiting:
+                    os.kill(children[fd][0], signal.SIGKILL)
+                break
+            for fd in ready:
+                chunk = os.read(fd, 4096)
+                seen[fd] += chunk
+                if b"\n" in seen[fd] or not chunk:
+                    os.kill(children[fd][0], signal.SIGTERM)  # at once: no other work first
+                    waiting.discard(fd)
+        for fd, (pid, args, err_r) in children.items():
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            err = b""
+            while True:
+                chunk = os.read(err_r, 65536)
+                if not chunk:
+                    break
+                err += chunk
+            os.close(err_r)
+            os.close(fd)
+            key = " ".join(args)
+            ends[key][code] = ends[key].get(code, 0) + 1
+            if code != 0 or b"listening" not in seen[fd] or err:
+                failures.append(f"{key}: exit {code}, stdout {seen[fd]!r}, stderr {err!r}")
+    return {"ends": ends, "failures": failures[:20]}
+
+
+if __name__ == "__main__":
+    import json
+
+    # python echo_helpers.py RUNS BATCH JSON-LIST-OF-ARGUMENT-LISTS
+    print(json.dumps(stop_at_once(json.loads(sys.argv[3]), int(sys.argv[1]), int(sys.argv[2]))))

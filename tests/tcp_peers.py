@@ -1,7 +1,8 @@
-"""Loopback TCP peers for the client tests, each showing one of the course's
-failure scenarios: refusing (a closed port), silent, closing at once,
-resetting (SO_LINGER 0), echoing, answering HTTP, and a listener whose
-backlog is full so that SYNs are dropped (the connect timeout).
+"""Loopback TCP peers for the client tests, each showing one failure
+scenario: refusing (a closed port), silent, closing at once, resetting
+(SO_LINGER 0), echoing, answering HTTP, trickling a byte at a time (which
+no idle timeout ends), and a listener whose backlog is full so that SYNs
+are dropped (the connect timeout).
 
 Each server runs in one thread that serves connections one after another;
 every wait in it has a deadline, and stop() wakes it through a socketpair.
@@ -10,6 +11,7 @@ every wait in it has a deadline, and stop() wakes it through a socketpair.
 from __future__ import annotations
 
 import contextlib
+import select
 import selectors
 import socket
 import struct
@@ -119,6 +121,34 @@ def resetting(conn: socket.socket, first: bytes = b"") -> None:
     if first:
         conn.sendall(first)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def trickling(interval_s: float = 0.5, byte: bytes = b".") -> Handler:
+    """A peer that sends one byte at once and then one every interval_s,
+    reading (and dropping) whatever the client sends, until the client goes
+    away or WAIT_S passes."""
+    def handler(conn: socket.socket) -> None:
+        end = time.monotonic() + WAIT_S
+        next_send = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                return
+            if now < next_send:
+                readable, _, _ = select.select([conn], [], [], next_send - now)
+                if readable:
+                    try:
+                        if not conn.recv(65536):
+                            return  # the client closed
+                    except OSError:
+                        return
+                continue
+            try:
+                conn.sendall(byte)
+            except OSError:
+                return  # the client is gone
+            next_send += interval_s
+    return handler
 
 
 def echo(conn: socket.socket) -> None:

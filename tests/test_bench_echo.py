@@ -68,3 +68,21 @@ def test_bad_options() -> None:
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and word in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_without_the_extension() -> None:
+    """The load generator is C only: without the extension, one line, exit 2."""
+    import subprocess
+    import sys
+    import tempfile
+    code = ("import sys; sys.modules['pynet._native'] = None; "
+            "sys.modules['pynet._native_nogil'] = None\n"
+            "from pynet.bench import main; sys.exit(main(['echo', '--quick']))")
+    env = dict(os.environ, PYNET_BACKEND="python")
+    with tempfile.TemporaryDirectory() as cwd:
+        done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("pynet bench echo: the load generator needs pynet's C "
+                                  "extension"), done.stderr

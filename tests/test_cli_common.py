@@ -90,6 +90,33 @@ def test_entry_point_unknown_command() -> None:
     done = cli("pynet", "frobnicate")
     assert done.returncode == 2
     assert done.stderr.startswith("pynet: unknown command 'frobnicate'")
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
+
+
+@pytest.mark.parametrize("args, code, stream", [
+    (["-h"], 0, "stdout"), (["--help"], 0, "stdout"), ([], 2, "stderr")])
+def test_entry_point_help(args: List[str], code: int, stream: str) -> None:
+    done = cli("pynet", *args)
+    assert done.returncode == code
+    assert getattr(done, stream).startswith("usage: pynet COMMAND")
+
+
+def test_entry_point_version() -> None:
+    import pynet
+
+    for flag in ("--version", "-V"):
+        done = cli("pynet", flag)
+        assert (done.returncode, done.stdout, done.stderr) == (0, f"pynet {pynet.__version__}\n", "")
+
+
+def test_every_command_lists_its_exit_codes() -> None:
+    from pynet.__main__ import COMMANDS
+
+    assert len(COMMANDS) >= 5
+    for name in COMMANDS:
+        done = cli("pynet", name, "--help")
+        assert done.returncode == 0, (name, done.stderr)
+        assert "exit status" in done.stdout, name
 
 
 def test_offline_prefix_cannot_resolve() -> None:

@@ -1,5 +1,6 @@
-"""The C entry points as C: bad arguments refused with an errno, the load
-generator's byte-for-byte check catching a server that corrupts."""
+"""The C entry points as C (through cffi: bad arguments refused with an
+errno), the adapters pynet/_c/echo.py and pynet/_c/loadgen.py over them, and
+the load generator's byte-for-byte check catching a server that corrupts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Iterator
 import pytest
 
 import pynet.echo
-import pynet.echo.native
 from echo_helpers import need_poller, uring_available
 from pynet.bench._loadgen import percentile_ns, run_load
 
@@ -42,7 +42,8 @@ def test_echo_run_refuses_bad_settings(nogil: tuple) -> None:  # type: ignore[ty
 def test_echo_run_stops_on_request(nogil: tuple, poller: str) -> None:  # type: ignore[type-arg]
     ffi, lib = nogil
     need_poller(poller)
-    kind = pynet.echo.native.POLLER_KINDS[poller]
+    from pynet._native import lib as gil
+    kind = {"epoll": gil.PN_POLLER_EPOLL, "uring": gil.PN_POLLER_URING}[poller]
     r, w = os.pipe()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,12 +85,39 @@ def test_echo_poller_choice(nogil: tuple) -> None:  # type: ignore[type-arg]
 
 
 def test_loadgen_refuses_bad_settings() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="connections must be >= 1"):
         run_load("127.0.0.1", 9, connections=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="refused: 'not-an-address'"):
         run_load("not-an-address", 9)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="4-byte datagrams"):
         run_load("127.0.0.1", 9, udp=True, size=4)
+    with pytest.raises(ValueError, match="duration must be a positive number of seconds"):
+        run_load("127.0.0.1", 9, duration=0)
+    with pytest.raises(TypeError, match="timeout must be a number of seconds"):
+        run_load("127.0.0.1", 9, timeout="5")  # type: ignore[arg-type]
+
+
+def test_echo_adapter(c_backend: ModuleType) -> None:
+    """pynet/_c/echo.py: names in, C's answers out, errors as exceptions."""
+    from pynet import _backend
+    loop = _backend.module("echo", "c")
+    assert loop.poller_available("epoll") and loop.poller_available("poll")
+    assert not loop.poller_available("kqueue")
+    assert loop.unavailable_reason("kqueue") == "on this system"
+    assert loop.poller_name("auto", True) == "epoll"
+    assert loop.poller_name("auto", False) == ("uring" if uring_available() else "epoll")
+    with pytest.raises(OSError) as info:
+        loop.poller_name("uring", True)
+    assert info.value.errno == errno.ENOTSUP
+    with pytest.raises(ValueError, match="poller must be one of"):
+        loop.poller_available("devpoll")
+    assert (loop.uring_status() == 0) is uring_available()
+    counts = {"accepted": 5}
+    with pytest.raises(OSError) as info:
+        loop.run(-1, stop_fd=-1, udp=False, poller="auto", max_clients=0, read_size=1024,
+                 counts=counts)
+    assert info.value.errno == errno.EBADF
+    assert counts["accepted"] == 5 and counts["bytes"] == 0  # added to, even on failure
 
 
 def test_loadgen_connection_refused() -> None:
@@ -97,7 +125,7 @@ def test_loadgen_connection_refused() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: refused
         with pytest.raises(ConnectionRefusedError):
-            run_load("127.0.0.1", port, duration_s=0.1, warmup_s=0)
+            run_load("127.0.0.1", port, duration=0.1, warmup=0)
 
 
 @pytest.fixture()
@@ -111,12 +139,12 @@ def native_server() -> Iterator[pynet.echo.Server]:
 def test_loadgen_measures(native_server: pynet.echo.Server, udp: bool, size: int,
                           conns: int) -> None:
     if udp:
-        with pynet.echo.serve("udp", "native", port=0) as server:
+        with pynet.echo.serve(port=0, proto="udp", model="native") as server:
             result = run_load("127.0.0.1", server.address[1], udp=True, connections=conns,
-                              size=size, warmup_s=0.02, duration_s=0.2)
+                              size=size, warmup=0.02, duration=0.2)
     else:
         result = run_load("127.0.0.1", native_server.address[1], connections=conns, size=size,
-                          warmup_s=0.02, duration_s=0.2)
+                          warmup=0.02, duration=0.2)
     assert result.messages > 0 and result.mismatches == 0
     assert result.bytes == result.messages * size
     assert sum(count for _, count in result.latency) == result.messages
@@ -133,7 +161,7 @@ def test_many_bulk_clients_share_bounded_buffers(poller: str) -> None:
     need_poller(poller)
     with pynet.echo.serve(model="native", port=0, poller=poller) as server:
         result = run_load("127.0.0.1", server.address[1], connections=200, size=65536,
-                          warmup_s=0.05, duration_s=0.5)
+                          warmup=0.05, duration=0.5)
     assert result.messages >= 200 and result.mismatches == 0
     assert server.stats["accepted"] == 200
 
@@ -163,7 +191,7 @@ def test_loadgen_catches_a_corrupting_server() -> None:
     t.start()
     try:
         result = run_load("127.0.0.1", listener.getsockname()[1], connections=1, size=64,
-                          warmup_s=0, duration_s=0.3)
+                          warmup=0, duration=0.3)
     finally:
         stop.set()
         t.join(10)

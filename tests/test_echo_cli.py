@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 
 import pytest
+
+import pynet._backend
 from support import cli, offline
 
 from echo_helpers import EchoProcess, exchange, need_poller, no_io_uring, uring_available
@@ -23,8 +28,8 @@ def _one_line_error(done, *words: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_startup_line_and_default_host() -> None:
-    # The default model is the C loop, unless the pure-Python backend is asked for.
-    python_only = os.environ.get("PYNET_BACKEND") == "python"
+    # The default model is the C loop, unless the pure-Python backend is live.
+    python_only = not pynet._backend.has("echo")
     what = "select" if python_only else f"native, {'uring' if uring_available() else 'epoll'}"
     with EchoProcess() as server:
         assert server.line.startswith(f"tcp echo server ({what}) listening on 127.0.0.1 port ")
@@ -74,13 +79,13 @@ def test_reuse_after_restart() -> None:
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--workers", "0"], ["workers must be at least 1"]),
+    (["--workers", "0"], ["workers must be >= 1"]),
     (["--model", "fork", "--workers", "2"], ["several workers need the native model"]),
     (["--proto", "udp", "--model", "thread"], ["does not serve udp"]),
-    (["--port", "70000"], ["port must be 0..65535"]),
+    (["--port", "70000"], ["port must be in 0..65535"]),
     (["--port", "many"], ["invalid int value"]),
-    (["--max-clients", "0"], ["max-clients must be at least 1"]),
-    (["--backlog", "0"], ["backlog must be at least 1"]),
+    (["--max-clients", "0"], ["max_clients must be >= 1"]),
+    (["--backlog", "0"], ["backlog must be >= 1"]),
     (["--model", "select", "--poller", "poll"], ["needs the native model"]),
     (["--model", "native", "--poller", "kqueue"], ["poller kqueue is not available"]),
     (["--proto", "udp", "--model", "native", "--poller", "uring"],
@@ -110,7 +115,7 @@ def test_uring_refused_by_seccomp() -> None:
 
 def test_entry_point_dispatch() -> None:
     done = cli("pynet", "echo", "--workers", "0")
-    _one_line_error(done, "workers must be at least 1")
+    _one_line_error(done, "workers must be >= 1")
 
 
 def test_all_interfaces_warns() -> None:
@@ -121,3 +126,54 @@ def test_all_interfaces_warns() -> None:
         code, err = server.stop()
         assert code == 0
         assert "warning: listening on every interface (0.0.0.0)" in err
+
+
+WITHOUT_EXTENSION = (
+    "import sys; sys.modules['pynet._native'] = None; sys.modules['pynet._native_nogil'] = None\n"
+    "import pynet.echo, pynet.echo.native\n"
+    "if sys.argv[1:]:\n"
+    "    sys.exit(pynet.echo.main(sys.argv[1:]))\n"
+    "print(pynet.echo.default_model('tcp'), pynet.echo.default_model('udp'),\n"
+    "      pynet.echo.native.poller_available('epoll'))\n"
+    "try:\n"
+    "    pynet.echo.serve(port=0, model='native')\n"
+    "except pynet.echo.EchoConfigError as exc:\n"
+    "    print(exc)\n"
+)
+
+
+def _without_extension(*args: str):  # type: ignore[no-untyped-def]
+    env = dict(os.environ, PYNET_BACKEND="python")
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run([sys.executable, "-c", WITHOUT_EXTENSION, *args], cwd=cwd,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_native_model_without_the_extension() -> None:
+    """Where pynet._native does not load, the defaults are the Python
+    models, and the native model is an EchoConfigError saying why (on the
+    command line: one line, exit 2)."""
+    done = _without_extension()
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    first, reason = done.stdout.splitlines()
+    assert first == "select iterative False"
+    assert reason.startswith("the native model needs pynet's C extension, which does not load")
+    _one_line_error(_without_extension("--model", "native", "--port", "0"),
+                    "the native model needs pynet's C extension")
+
+
+def test_only_the_backend_touches_cffi() -> None:
+    """The echo and bench packages reach the C code through pynet._backend."""
+    import ast
+    import pathlib
+
+    import pynet
+    root = pathlib.Path(pynet.__file__).parent
+    for path in [*(root / "echo").glob("*.py"), *(root / "bench").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            assert not any("_native" in name for name in names), (path, names)

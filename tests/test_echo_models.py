@@ -27,14 +27,14 @@ UDP_CASES = [("iterative", "auto"), ("native", "epoll"), ("native", "poll")]
 def tcp_server(request: pytest.FixtureRequest) -> Iterator[pynet.echo.Server]:
     model, poller = request.param
     need_poller(poller)
-    with pynet.echo.serve("tcp", model, port=0, poller=poller) as server:
+    with pynet.echo.serve(port=0, model=model, poller=poller) as server:
         yield server
 
 
 @pytest.fixture(params=UDP_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
 def udp_server(request: pytest.FixtureRequest) -> Iterator[pynet.echo.Server]:
     model, poller = request.param
-    with pynet.echo.serve("udp", model, port=0, poller=poller) as server:
+    with pynet.echo.serve(port=0, proto="udp", model=model, poller=poller) as server:
         yield server
 
 
@@ -79,7 +79,7 @@ def test_udp_echo_exact(udp_server: pynet.echo.Server) -> None:
 def test_ipv6_loopback() -> None:
     need(socket.has_ipv6, "this Python was built without IPv6")
     try:
-        server = pynet.echo.serve(model="native", host="::1", port=0)
+        server = pynet.echo.serve("::1", 0, model="native")
     except pynet.echo.BindError as exc:
         need(False, f"no IPv6 loopback here: {exc}")
         raise
@@ -99,15 +99,53 @@ def test_handle_reports_and_frees() -> None:
 
 
 def test_api_errors() -> None:
-    with pytest.raises(ValueError, match="does not serve udp"):
-        pynet.echo.serve("udp", "fork", port=0)
-    with pytest.raises(ValueError, match="several workers need the native model"):
-        pynet.echo.serve(model="thread", workers=2, port=0)
-    with pytest.raises(ValueError, match="not available"):
-        pynet.echo.serve(model="native", poller="kqueue", port=0)
-    with pytest.raises(ValueError, match="poller uring serves TCP only"):
-        pynet.echo.serve("udp", "native", poller="uring", port=0)
-    with pynet.echo.serve(model="select", port=0) as server:
-        with pytest.raises(pynet.echo.BindError, match="address already in use") as info:
-            pynet.echo.serve(model="select", port=server.address[1])
+    """Settings that cannot work raise EchoConfigError (also a ValueError,
+    and an EchoError with the command's exit code), before anything binds."""
+    for kwargs, words in (
+            ({"proto": "udp", "model": "fork"}, "does not serve udp"),
+            ({"model": "thread", "workers": 2}, "several workers need the native model"),
+            ({"model": "native", "poller": "kqueue"}, "poller kqueue is not available"),
+            ({"proto": "udp", "model": "native", "poller": "uring"},
+             "poller uring serves TCP only"),
+            ({"model": "select", "poller": "poll"}, "choosing a poller needs the native model"),
+            ({"workers": 0}, "workers must be >= 1"),
+            ({"backlog": 0}, "backlog must be >= 1"),
+            ({"max_clients": 0}, "max_clients must be >= 1")):
+        with pytest.raises(pynet.echo.EchoConfigError, match=words) as info:
+            pynet.echo.serve(port=0, **kwargs)
+        assert isinstance(info.value, ValueError) and isinstance(info.value, pynet.EchoError)
         assert info.value.exit_code == 2
+    with pytest.raises(pynet.echo.EchoConfigError, match="port must be in 0..65535"):
+        pynet.echo.serve(port=70000)
+    with pytest.raises(TypeError, match="port must be an int"):
+        pynet.echo.serve(port="80")  # type: ignore[arg-type]
+    # The order before host and port came first: a protocol is not a host.
+    with pytest.raises(pynet.echo.EchoConfigError, match="pass proto='udp'"):
+        pynet.echo.serve("udp")
+    with pynet.echo.serve(port=0, model="select") as server:
+        with pytest.raises(pynet.echo.BindError, match="address already in use") as bind:
+            pynet.echo.serve(port=server.address[1], model="select")
+        assert isinstance(bind.value, OSError) and bind.value.exit_code == 2
+        with pytest.raises(ValueError, match="timeout"):
+            server.stop(timeout=-1)
+
+
+def test_callable_module_and_options_keyword_only() -> None:
+    """pynet.echo(...) is serve(...); host and port are the only positional
+    parameters, every other option keyword-only."""
+    import inspect
+
+    import pynet as top
+
+    params = inspect.signature(pynet.echo.serve).parameters
+    positional = [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == ["host", "port"]
+    assert inspect.signature(pynet.echo).parameters == params
+    assert inspect.signature(pynet.echo.open).parameters == params
+    assert list(inspect.signature(pynet.echo.Server.stop).parameters) == ["self", "timeout"]
+    assert inspect.signature(pynet.echo.Server.stop).parameters["timeout"].kind is \
+        inspect.Parameter.KEYWORD_ONLY
+    with top.echo("127.0.0.1", 0, model="thread") as server:
+        assert server.config.model == "thread"
+        assert exchange(server.address, b"call") == b"call"
+    assert top.echo.BindError is top.BindError and top.echo.EchoError is top.EchoError

@@ -40,7 +40,9 @@ def test_loopback(backend: ModuleType, host: str, family: int) -> None:
 
 
 def test_top_level_names() -> None:
-    assert pynet.ping is ping and pynet.async_ping is async_ping
+    import pynet.ping as module
+    assert pynet.ping is module and module.ping is ping and pynet.async_ping is async_ping
+    assert module.PingError is PingError is pynet.PingError
     assert pynet.PingResult is PingResult
     assert issubclass(PingError, PynetError) and issubclass(PingNameError, ResolveError)
 

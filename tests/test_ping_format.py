@@ -40,16 +40,13 @@ def test_rtt_line_arithmetic() -> None:
     """Figures from real iputils runs: integer microseconds, mdev by its
     formula, duplicates counted in the average."""
     stats = RttStats()
-    for us in (22, 36):
-        stats.add(us * 1000 + 999)  # iputils truncates to microseconds
+    stats.extend([us * 1000 + 999 for us in (22, 36)])  # iputils truncates to microseconds
     assert stats.line() == "rtt min/avg/max/mdev = 0.022/0.029/0.036/0.007 ms"
     stats = RttStats()
-    for us in (9, 32, 38):
-        stats.add(us * 1000)
+    stats.extend([us * 1000 for us in (9, 32, 38)])
     assert stats.line() == "rtt min/avg/max/mdev = 0.009/0.026/0.038/0.012 ms"
     stats = RttStats()
-    for ms in (1, 2, 3, 4):
-        stats.add(ms * 1_000_000)
+    stats.extend([ms * 1_000_000 for ms in (1, 2, 3, 4)])
     # mean 2.5 ms; population deviation sqrt(1.25) ms = 1.118 ms
     assert stats.line() == "rtt min/avg/max/mdev = 1.000/2.500/4.000/1.118 ms"
     assert stats.mdev_ms() == pytest.approx(1.1180339887)

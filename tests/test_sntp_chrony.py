@@ -1,12 +1,12 @@
 """pynet.sntp against a real chronyd on loopback, with ntplib as a second
-client asking the same server: offsets agree within 5 ms, stratum and
-reference id match."""
+client asking the same server: both offsets within half their round trip of
+the truth (0: one clock), stratum and reference id the same."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Iterator
+from typing import Iterator, Optional
 
 import ntplib
 import pytest
@@ -22,12 +22,25 @@ def chrony_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
+def assert_true_offset(offset_s: Optional[float], delay_s: Optional[float],
+                       precision_s: Optional[float]) -> None:
+    """|offset| within half the round trip, plus the server's precision
+    (chronyd fills the bits below it at random) and a microsecond for the
+    timestamps' 2**-32 s fraction."""
+    assert offset_s is not None and delay_s is not None and precision_s is not None
+    assert 0 <= delay_s < 1.0
+    assert abs(offset_s) <= delay_s / 2 + precision_s + 1e-6, (offset_s, delay_s)
+
+
 def test_agrees_with_ntplib(chrony_port: int) -> None:
     theirs = ntplib.NTPClient().request("127.0.0.1", version=4, port=chrony_port, timeout=5)
-    ours = sntp.query("127.0.0.1", port=chrony_port, timeout_s=5)[0]
+    ours = sntp.query("127.0.0.1", port=chrony_port, timeout=5)[0]
     assert ours.ok, ours.error
-    assert ours.offset_s == pytest.approx(theirs.offset, abs=0.005)
-    assert ours.delay_s == pytest.approx(theirs.delay, abs=0.005)
+    # Server and client read one clock, so the true offset is 0: each
+    # client's error is bounded by half its own round trip (a loaded machine
+    # can make either round trip milliseconds long, so they are not compared).
+    assert_true_offset(ours.offset_s, ours.delay_s, ours.precision_s)
+    assert_true_offset(theirs.offset, theirs.delay, ours.precision_s)
     assert ours.stratum == theirs.stratum == 10
     assert ours.ref_id_raw == theirs.ref_id
     assert ours.ref_id == ntplib.ref_id_to_text(theirs.ref_id, theirs.stratum)
@@ -37,14 +50,16 @@ def test_agrees_with_ntplib(chrony_port: int) -> None:
 
 def test_async_agrees_with_ntplib(chrony_port: int) -> None:
     theirs = ntplib.NTPClient().request("127.0.0.1", version=4, port=chrony_port, timeout=5)
-    ours = asyncio.run(sntp.query_async("127.0.0.1", port=chrony_port, timeout_s=5))[0]
-    assert ours.ok and ours.offset_s == pytest.approx(theirs.offset, abs=0.005)
+    ours = asyncio.run(sntp.async_query("127.0.0.1", port=chrony_port, timeout=5))[0]
+    assert ours.ok
+    assert_true_offset(ours.offset_s, ours.delay_s, ours.precision_s)
     assert ours.stratum == theirs.stratum and ours.ref_id_raw == theirs.ref_id
 
 
 def test_ipv6(chrony_port: int) -> None:
-    result = sntp.query("::1", port=chrony_port, family=6, timeout_s=5)[0]
-    assert result.ok and result.stratum == 10 and abs(result.offset_s) < 0.005  # type: ignore[arg-type]
+    result = sntp.query("::1", port=chrony_port, family=6, timeout=5)[0]
+    assert result.ok and result.stratum == 10
+    assert_true_offset(result.offset_s, result.delay_s, result.precision_s)
 
 
 def test_cli_line(chrony_port: int) -> None:

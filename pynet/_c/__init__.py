@@ -11,5 +11,9 @@ from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum1
 from .icmp import echo_build, ext_parse, parse, parse_fields
 
 NAME = "c"
+# The fast paths this backend has (submodules of this package), and "nogil":
+# its long calls release the GIL, so a worker thread overlaps with Python.
+FEATURES = frozenset({"checksum", "icmp", "ping", "echo", "loadgen", "nogil", "trace"})
 
-__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]
+__all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
+           "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]

@@ -52,6 +52,7 @@ def _fields_buffer() -> Tuple[Any, Any]:
 
 def parse_fields(data: Buffer, family: int, ip_header: int,
                  src: Optional[bytes], dst: Optional[bytes]) -> Tuple[int, ...]:
+    """The flat field list alone (enum pn_icmp_field), for the equivalence tests."""
     fields, view = _fields_buffer()
     rc = _parse(pointer(data), len(data), family, ip_header,
                 _NULL if src is None else src, _NULL if dst is None else dst, fields)

@@ -6,5 +6,9 @@ from .checksum import NOGIL_MIN, checksum, checksum_bytes, checksum_update, sum1
 from .icmp import echo_build, ext_parse, parse, parse_fields
 
 NAME = "python"
+# What pynet._c has and this backend lacks: the echo event loop and the load
+# generator (C only: their point is speed), and "nogil".
+FEATURES = frozenset({"checksum", "icmp", "ping", "trace"})
 
-__all__ = ["NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]
+__all__ = ["FEATURES", "NAME", "NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update",
+           "echo_build", "ext_parse", "parse", "parse_fields", "sum16"]

@@ -222,13 +222,13 @@ def ext_parse(data: Buffer, cap: int) -> Tuple[int, List[List[int]], int]:
     items: List[List[int]] = []
     bad = 0
     if len(p) < w.EXT_HEADER_LEN:
-        return -w.EXT_SHORT, items, 0
+        return -w.EXT_MALFORMED_SHORT, items, 0
     version, _reserved, value = w.EXT_HEADER.unpack_from(p)
     if version >> 4 != w.EXT_VERSION:
-        return -w.EXT_BAD_VERSION, items, 0
+        return -w.EXT_MALFORMED_VERSION, items, 0
     # A zero checksum means the sender computed none (RFC 4884 sec. 7).
     if value != 0 and checksum(p, 0) != 0:
-        return -w.EXT_BAD_CHECKSUM, items, 0
+        return -w.EXT_MALFORMED_CHECKSUM, items, 0
     pos = w.EXT_HEADER_LEN
     while pos < len(p):
         if len(p) - pos < w.EXT_OBJECT_LEN:

@@ -18,25 +18,19 @@ from typing import List, Optional
 
 from .. import _wire as w
 from .._errors import MalformedPacket
-from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_RECVERR, IP_TTL,
-                          IPV6_HOPLIMIT, IPV6_RECVERR, LOCAL_ERROR, NOTICE, OUTSTANDING, REPLY,
-                          RXBUF, SEND_FAILED, SEQS, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6,
-                          SO_EE_ORIGIN_LOCAL, SO_TIMESTAMPNS, Counters, LoopConfig, Record)
+from .. import _errqueue as errqueue
+from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_TTL, IPV6_HOPLIMIT,
+                          LOCAL_ERROR, NOTICE, OUTSTANDING, REPLY, RXBUF, SEND_FAILED, SEQS,
+                          SO_TIMESTAMPNS, Counters, LoopConfig, Record)
 from .icmp import parse_fields
 from .checksum import checksum
 
 __all__ = ["Loop"]
 
 NS = 1_000_000_000
-CONTROL_LEN = 512
-# struct sock_extended_err: errno, origin, type, code, pad, info, data
-EXTENDED_ERR = struct.Struct("=IBBBBII")
 TIMESPEC = struct.Struct("=qq")
 TIMEVAL = struct.Struct("=qq")
 INT = struct.Struct("=i")
-# sockaddr_in / sockaddr_in6 after the extended error (SO_EE_OFFENDER)
-SOCKADDR_IN = struct.Struct("=H2s4s8x")
-SOCKADDR_IN6 = struct.Struct("=H2s4s16sI")
 # errnos recvmsg returns for the socket itself, not for one packet
 SOCKET_BROKEN = frozenset({errno.EBADF, errno.ENOTSOCK, errno.EFAULT, errno.EINVAL})
 NOT_SENT = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.ENOMEM})
@@ -56,7 +50,7 @@ def _real() -> int:
 class Loop:
     """One ping run over an open socket; run() until counters().done."""
 
-    def __init__(self, config: LoopConfig, stop: Optional[object] = None) -> None:
+    def __init__(self, config: LoopConfig) -> None:
         self.c = config
         family = socket.AF_INET if config.family == 4 else socket.AF_INET6
         kind = socket.SOCK_RAW if config.raw else socket.SOCK_DGRAM
@@ -276,7 +270,7 @@ class Loop:
         mode = w.IP_HEADER_PRESENT if c.raw and c.family == 4 else w.IP_HEADER_ABSENT
         while len(out) < cap:
             try:
-                data, ancdata, flags, address = self.sock.recvmsg(RXBUF, CONTROL_LEN,
+                data, ancdata, flags, address = self.sock.recvmsg(RXBUF, errqueue.CONTROL_LEN,
                                                                   socket.MSG_DONTWAIT)
             except InterruptedError:
                 continue
@@ -324,14 +318,6 @@ class Loop:
                 return got
         return got
 
-    def offender(self, value: bytes) -> bytes:
-        rest = value[EXTENDED_ERR.size:]
-        if self.c.family == 4 and len(rest) >= SOCKADDR_IN.size:
-            return bytes(SOCKADDR_IN.unpack_from(rest)[2])
-        if self.c.family == 6 and len(rest) >= SOCKADDR_IN6.size:
-            return bytes(SOCKADDR_IN6.unpack_from(rest)[3])
-        return b""
-
     def receive_errors(self, out: List[Record], cap: int) -> int:
         c = self.c
         got = 0
@@ -340,30 +326,25 @@ class Loop:
         while len(out) < cap:
             try:
                 data, ancdata, _flags, address = self.sock.recvmsg(
-                    RXBUF, CONTROL_LEN, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+                    RXBUF, errqueue.CONTROL_LEN, errqueue.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
             except InterruptedError:
                 continue
             except BlockingIOError:
                 return got
             got += 1
-            value = None
-            for level, kind, item in ancdata:
-                if ((level == socket.IPPROTO_IP and kind == IP_RECVERR) or
-                        (level == socket.IPPROTO_IPV6 and kind == IPV6_RECVERR)) and \
-                        len(item) >= EXTENDED_ERR.size:
-                    value = item
-            if value is None:
+            ee = errqueue.extended_error(ancdata)
+            if ee is None:
                 continue
-            ee_errno, origin, ee_type, ee_code, _pad, ee_info, _data = EXTENDED_ERR.unpack_from(value)
+            ee_errno, origin, ee_type, ee_code, ee_info = ee.errno, ee.origin, ee.type, ee.code, ee.info
             quoted_seq = -1
             if len(data) >= w.ICMP_HEADER_LEN and data[0] == echo_request:
                 quoted_seq = (data[6] << 8) | data[7]
-            if origin == SO_EE_ORIGIN_LOCAL:
+            if origin == errqueue.SO_EE_ORIGIN_LOCAL:
                 self.record(out, LOCAL_ERROR, max(quoted_seq, 0), _real(), info=ee_errno,
                             code=ee_info)
                 self.errors += 1
                 continue
-            if origin not in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6):
+            if origin not in (errqueue.SO_EE_ORIGIN_ICMP, errqueue.SO_EE_ORIGIN_ICMP6):
                 continue
             if quoted_seq < 0:
                 continue
@@ -380,7 +361,7 @@ class Loop:
             self.acknowledge(quoted_seq)
             self.errors += 1
             self.record(out, ERROR, quoted_seq, _real(), icmp_type=ee_type, code=ee_code,
-                        info=ee_info, sender=self.offender(value))
+                        info=ee_info, sender=ee.offender or b"")
         return got
 
     # ---- the loop ----

@@ -19,8 +19,9 @@ from typing import List, Optional, Tuple
 
 from .. import _wire as w
 from .._errors import MalformedPacket
-from .._ping_loop import (IP_RECVERR, IP_TTL, IPV6_HOPLIMIT, IPV6_RECVERR, SO_EE_ORIGIN_ICMP,
-                          SO_EE_ORIGIN_ICMP6, SO_TIMESTAMPNS)
+from .._errqueue import (CONTROL_LEN, EXTENDED_ERR, IP_RECVERR, IPV6_RECVERR, SOCKADDR_IN,
+                         SOCKADDR_IN6, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
+from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_TIMESTAMPNS
 from .._trace_loop import (DEST, EXT_MAX, FINAL, ICMP, PROBE_MARK, REPLY, SEND_FAILED,
                            TCP, TCP_REPLY, TIMEOUT, UDP, Counters, LoopConfig, Record,
                            probe_count, probe_word)
@@ -31,8 +32,6 @@ __all__ = ["Loop", "build_probe"]
 
 NS = 1_000_000_000
 RXBUF = 4096
-CONTROL_LEN = 512
-EXTENDED_ERR = struct.Struct("=IBBBBII")
 # The last word of sock_extended_err as struct sock_ee_data_rfc4884: where
 # the extension starts in the returned data (0: none), and its flags.
 RFC4884 = struct.Struct("=HBB")
@@ -40,8 +39,6 @@ RFC4884_OFFSET = 12
 RFC4884_FLAG_INVALID = 1
 TIMESPEC = struct.Struct("=qq")
 INT = struct.Struct("=i")
-SOCKADDR_IN = struct.Struct("=H2s4s8x")
-SOCKADDR_IN6 = struct.Struct("=H2s4s16sI")
 UDP_HEADER = struct.Struct("!HHHH")
 TCP_HEADER = struct.Struct("!HHIIBBHHH")   # ports, seq, ack, offset, flags, window, sum, urg
 TCP_PORTS_SEQ = struct.Struct("!HHI")

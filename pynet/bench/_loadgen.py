@@ -1,14 +1,52 @@
 """The C load generator (csrc/loadgen.c) driven from Python: one call runs
-the whole measurement with the GIL released."""
+the whole measurement with the GIL released. Only the C backend has it; it
+is reached through pynet._backend whichever backend is live (a Python load
+generator would measure itself, not the server)."""
 
 from __future__ import annotations
 
-import errno
-import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import TYPE_CHECKING, Protocol, Tuple, cast
 
-__all__ = ["LoadResult", "percentile_ns", "run_load"]
+from .. import _backend
+from .. import _checks as checks
+
+__all__ = ["LoadGenerator", "LoadResult", "Measurement", "percentile_ns", "run_load"]
+
+
+class Measurement(Protocol):
+    """What a backend's run() returns (pynet._c.loadgen.Measurement)."""
+
+    @property
+    def messages(self) -> int: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+    @property
+    def mismatches(self) -> int: ...
+
+    @property
+    def lost(self) -> int: ...
+
+    @property
+    def elapsed_s(self) -> float: ...
+
+    @property
+    def latency(self) -> Tuple[Tuple[int, int], ...]: ...
+
+
+class LoadGenerator(Protocol):
+    """What run_load needs of a backend (pynet/_c/loadgen.py)."""
+
+    def run(self, host: str, port: int, *, udp: bool, connections: int, size: int,
+            warmup: float, duration: float, timeout: float, stop_fd: int) -> Measurement: ...
+
+
+if TYPE_CHECKING:
+    # mypy checks here that the C adapter implements the interface.
+    from .._c import loadgen as _c_loadgen
+    _conforms: LoadGenerator = _c_loadgen
 
 
 @dataclass(frozen=True)
@@ -53,28 +91,24 @@ def percentile_ns(latency: Tuple[Tuple[int, int], ...], p: float) -> float:
 
 
 def run_load(host: str, port: int, *, udp: bool = False, connections: int = 10,
-             size: int = 1024, warmup_s: float = 1.0, duration_s: float = 3.0,
-             timeout_s: float = 5.0, stop_fd: int = -1) -> LoadResult:
-    """Load an echo server at host (a numeric address) and port. OSError
-    when it cannot be reached, stops answering (TCP, for timeout_s) or
-    closes a connection."""
-    from .._native import lib as lib_gil
-    from .._native_nogil import ffi, lib
+             size: int = 1024, warmup: float = 1.0, duration: float = 3.0,
+             timeout: float = 5.0, stop_fd: int = -1) -> LoadResult:
+    """Load an echo server at host (a numeric address) and port for warmup
+    seconds uncounted, then duration seconds counted, one message of size
+    bytes in flight on each of connections connections (UDP: flows), every
+    reply checked byte for byte. A readable stop_fd ends it early.
 
-    c_host = ffi.new("char[]", host.encode())
-    cfg = ffi.new("struct pn_loadgen_config *", {
-        "host": c_host, "port": port, "udp": int(udp), "connections": connections,
-        "message_size": size, "warmup_s": warmup_s, "duration_s": duration_s,
-        "timeout_s": timeout_s, "stop_fd": stop_fd, "poller": 0})
-    res = ffi.new("struct pn_loadgen_result *")
-    rc = lib.pn_loadgen_run(cfg, res)
-    if rc < 0:
-        code = -rc
-        if code == errno.EINVAL:
-            raise ValueError(f"load settings refused: {connections} connections, {size} bytes")
-        raise OSError(code, os.strerror(code))
-    buckets = tuple((int(lib_gil.pn_loadgen_bucket_floor_ns(i)), int(res.latency_ns[i]))
-                    for i in range(lib_gil.PN_LOADGEN_BUCKETS) if res.latency_ns[i])
-    return LoadResult(messages=int(res.messages), bytes=int(res.bytes),
-                      mismatches=int(res.mismatches), lost=int(res.lost),
-                      elapsed_s=float(res.elapsed_s), latency=buckets)
+    ImportError without the C extension; TypeError/ValueError for bad
+    settings; OSError when the server cannot be reached, stops answering
+    (TCP, for timeout seconds) or closes a connection."""
+    checks.port(port)
+    checks.integer(connections, "connections", 1)
+    checks.integer(size, "size", 1)
+    warmup = checks.seconds(warmup, "warmup", zero=True)
+    duration = checks.seconds(duration, "duration")
+    timeout = checks.seconds(timeout, "timeout")
+    generator = cast(LoadGenerator, _backend.module("loadgen", "c"))
+    got = generator.run(host, port, udp=udp, connections=connections, size=size, warmup=warmup,
+                        duration=duration, timeout=timeout, stop_fd=stop_fd)
+    return LoadResult(messages=got.messages, bytes=got.bytes, mismatches=got.mismatches,
+                      lost=got.lost, elapsed_s=got.elapsed_s, latency=got.latency)

@@ -22,7 +22,7 @@ def markdown(rows: Sequence["Row"], goals: Sequence[Dict[str, object]],
     lines = [
         "## pynet bench echo",
         "",
-        f"Warm-up {settings.warmup_s:g} s, measured {settings.duration_s:g} s per row; {pin}; "
+        f"Warm-up {settings.warmup:g} s, measured {settings.duration:g} s per row; {pin}; "
         "one message in flight per connection; every reply checked byte for byte.",
         "`vs uvloop`: this row's msgs/s over uvloop's; `native speed-up`: native's msgs/s "
         "over this row's; `server CPU`: the server's CPU time (user + system) per message, "

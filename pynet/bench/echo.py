@@ -11,6 +11,7 @@ Output: a Markdown table on stdout, a JSON file and a chart.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import platform
@@ -27,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
+from .. import _backend
+from .. import _checks as checks
 from .._cli import ArgumentParser, UsageError, warn
 from ._loadgen import run_load
 
@@ -143,8 +146,8 @@ class IdleResult:
 
 @dataclass
 class Settings:
-    warmup_s: float
-    duration_s: float
+    warmup: float      # seconds per row, uncounted
+    duration: float    # seconds per row, counted
     cases: Sequence[Case]
     servers: Set[str]
     idle: int
@@ -241,11 +244,8 @@ def _servers_for(case: Case, wanted: Set[str]) -> List[str]:
 
 
 def _uring_available() -> bool:
-    try:
-        from ..echo.native import poller_available
-        return poller_available("uring")
-    except ImportError:
-        return False
+    from ..echo.native import poller_available
+    return poller_available("uring")
 
 
 def _pin_cores() -> Optional[Tuple[int, int]]:
@@ -283,7 +283,8 @@ def _cpu_s(pid: int) -> Tuple[float, float]:
     return user, system
 
 
-def measure(case: Case, server: str, settings: Settings) -> Row:
+def measure(case: Case, server: str, *, settings: Settings) -> Row:
+    """One row: server serving case, loaded for settings.duration seconds."""
     row = Row(case, server)
     pin = settings.pin
     proc: Optional[ServerProcess] = None
@@ -296,12 +297,12 @@ def measure(case: Case, server: str, settings: Settings) -> Row:
         # when the warm-up ends (the load generator holds no GIL meanwhile).
         cpu_start: List[Tuple[float, float]] = []
         pid = proc.proc.pid
-        sampler = threading.Timer(settings.warmup_s, lambda: cpu_start.append(_cpu_s(pid)))
+        sampler = threading.Timer(settings.warmup, lambda: cpu_start.append(_cpu_s(pid)))
         sampler.start()
         try:
             result = run_load(HOST, proc.port, udp=case.proto == "udp",
                               connections=case.connections, size=case.size,
-                              warmup_s=settings.warmup_s, duration_s=settings.duration_s)
+                              warmup=settings.warmup, duration=settings.duration)
         finally:
             sampler.join()
         if cpu_start and result.messages:
@@ -347,7 +348,8 @@ def _close_hard(sock: socket.socket) -> None:
     sock.close()
 
 
-def hold_idle(count: int, pin: Optional[Tuple[int, int]], server: str = "native") -> IdleResult:
+def hold_idle(count: int, *, pin: Optional[Tuple[int, int]] = None,
+              server: str = "native") -> IdleResult:
     """Open `count` connections to the native loop (server: "native" or a
     "native-POLLER" row), prove each is served (a byte echoed), leave them
     idle, and read the server's memory."""
@@ -413,12 +415,28 @@ def goal_lines(rows: Sequence[Row]) -> List[Dict[str, object]]:
     return out
 
 
+EPILOG = """\
+exit status: 0 every row measured, 1 a row or an idle test failed (the
+reason is on stderr and in the JSON file), 2 bad usage, or no C extension
+(the load generator is C only)."""
+
+
+def _seconds(value: float, option: str, *, zero: bool) -> float:
+    try:
+        return checks.seconds(value, option, zero=zero)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _parser() -> ArgumentParser:
-    p = ArgumentParser(prog=PROG, description="Benchmark the echo servers side by side.")
+    p = ArgumentParser(prog=PROG, description="Benchmark the echo servers side by side.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="a short run over small cases (for tests)")
-    p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up per row")
-    p.add_argument("--duration", type=float, default=None, help="seconds measured per row")
+    p.add_argument("--warmup", metavar="S", type=float, default=None,
+                   help="seconds of warm-up per row (default 1; --quick 0.05)")
+    p.add_argument("--duration", metavar="S", type=float, default=None,
+                   help="seconds measured per row (default 3; --quick 0.25)")
     p.add_argument("--servers", default=None,
                    help="comma-separated subset of: " + ", ".join(
                        dict.fromkeys([*SERVERS, *UDP_SERVERS])))
@@ -443,16 +461,22 @@ def main(argv: List[str]) -> int:
     unknown = servers - known
     if unknown:
         raise UsageError(f"unknown server {sorted(unknown)[0]!r}")
-    warmup = args.warmup if args.warmup is not None else (0.05 if args.quick else 1.0)
-    duration = args.duration if args.duration is not None else (0.25 if args.quick else 3.0)
-    if warmup < 0 or duration <= 0:
-        raise UsageError("warm-up must be >= 0 and duration > 0 seconds")
+    warmup = _seconds(args.warmup if args.warmup is not None else (0.05 if args.quick else 1.0),
+                      "--warmup", zero=True)
+    duration = _seconds(args.duration if args.duration is not None else
+                        (0.25 if args.quick else 3.0), "--duration", zero=False)
     idle = args.idle if args.idle is not None else (200 if args.quick else 10_000)
     if idle < 0:
         raise UsageError("--idle must be >= 0")
     if args.rounds < 1:
         raise UsageError("--rounds must be at least 1")
-    settings = Settings(warmup_s=warmup, duration_s=duration,
+    try:
+        _backend.module("loadgen", "c")
+    except ImportError as exc:
+        warn(PROG, f"the load generator needs pynet's C extension, which does not load here "
+                   f"({exc})")
+        return 2
+    settings = Settings(warmup=warmup, duration=duration,
                         cases=QUICK_CASES if args.quick else CASES, servers=servers,
                         idle=idle, rounds=args.rounds, pin=_pin_cores())
 
@@ -464,7 +488,7 @@ def main(argv: List[str]) -> int:
     for _ in range(settings.rounds):
         for case in settings.cases:
             for server in _servers_for(case, servers):
-                row = measure(case, server, settings)
+                row = measure(case, server, settings=settings)
                 measured.setdefault((case, server), []).append(row)
                 if row.error:
                     warn(PROG, f"{case.label}, {server}: {row.error}")
@@ -475,7 +499,7 @@ def main(argv: List[str]) -> int:
         row.rounds = [r.msgs_per_s for r in tries]
         rows.append(row)
     # The idle test for each native row asked for ("native" first).
-    idle_results = [hold_idle(idle, settings.pin, name) for name in NATIVE_ROWS
+    idle_results = [hold_idle(idle, pin=settings.pin, server=name) for name in NATIVE_ROWS
                     if idle and name in servers and
                     (name != "native-uring" or _uring_available())]
     idle_result = idle_results[0] if idle_results else None

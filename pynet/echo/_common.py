@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from .._errors import PynetError
+from .. import _checks as checks
+from .._errors import BindError, EchoConfigError
 from .._resolve import resolve
 
 __all__ = [
@@ -38,15 +39,6 @@ DEFAULT_MAX_CLIENTS = 256      # thread and fork models: a thread or process eac
 WAIT_S = 1.0                   # every wait has a deadline
 
 
-class BindError(PynetError, OSError):
-    """The server could not take its address (in use, not ours, denied)."""
-
-    exit_code = 2
-
-    def __str__(self) -> str:
-        return str(self.strerror)
-
-
 @dataclass(frozen=True)
 class EchoConfig:
     """What to serve and how. ``max_clients=None`` means the model's default:
@@ -64,28 +56,36 @@ class EchoConfig:
     verbose: bool = False
 
     def check(self) -> None:
-        """ValueError naming the first setting that cannot work."""
+        """EchoConfigError naming the first setting that cannot work
+        (TypeError for a value of the wrong type)."""
         if self.proto not in MODELS:
-            raise ValueError(f"protocol must be tcp or udp, not {self.proto!r}")
+            raise EchoConfigError(f"protocol must be tcp or udp, not {self.proto!r}")
         if self.model not in MODELS[self.proto]:
-            raise ValueError(f"model {self.model!r} does not serve {self.proto}; "
-                             f"choose one of {', '.join(MODELS[self.proto])}")
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0..65535, not {self.port}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, not {self.workers}")
+            raise EchoConfigError(f"model {self.model!r} does not serve {self.proto}; "
+                                  f"choose one of {', '.join(MODELS[self.proto])}")
+        if not isinstance(self.host, str):
+            raise TypeError(f"host must be a str, not {type(self.host).__name__}")
+        if self.host in MODELS:
+            # serve("udp") from before host and port came first would
+            # otherwise look the protocol's name up as a host.
+            raise EchoConfigError(f"host {self.host!r} is a protocol: pass proto={self.host!r}")
+        try:
+            checks.port(self.port, zero=True)
+            checks.integer(self.workers, "workers", 1)
+            checks.integer(self.backlog, "backlog", 1)
+            if self.max_clients is not None:
+                checks.integer(self.max_clients, "max_clients", 1)
+        except ValueError as exc:
+            raise EchoConfigError(str(exc)) from None
         if self.workers > 1 and self.model != "native":
-            raise ValueError("several workers need the native model")
-        if self.backlog < 1:
-            raise ValueError(f"backlog must be at least 1, not {self.backlog}")
-        if self.max_clients is not None and self.max_clients < 1:
-            raise ValueError(f"max-clients must be at least 1, not {self.max_clients}")
+            raise EchoConfigError("several workers need the native model")
         if self.poller not in POLLERS:
-            raise ValueError(f"poller must be one of {', '.join(POLLERS)}, not {self.poller!r}")
+            raise EchoConfigError(f"poller must be one of {', '.join(POLLERS)}, "
+                                  f"not {self.poller!r}")
         if self.poller != "auto" and self.model != "native":
-            raise ValueError("choosing a poller needs the native model")
+            raise EchoConfigError("choosing a poller needs the native model")
         if self.poller == "uring" and self.proto != "tcp":
-            raise ValueError("poller uring serves TCP only (UDP echo uses recvmmsg/sendmmsg)")
+            raise EchoConfigError("poller uring serves TCP only (UDP echo uses recvmmsg/sendmmsg)")
 
     @property
     def client_bound(self) -> int:
@@ -265,9 +265,12 @@ class Server:
         for client in list(self._clients):
             _shutdown(client)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop, wait for the background thread, free everything. Re-raises
-        what ended the background thread, if it failed."""
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop, wait up to timeout seconds for the background thread, free
+        everything. Re-raises what ended the background thread, if it
+        failed. A thread still serving after timeout (a model that did not
+        heed the stop) keeps its sockets: stop() may be called again."""
+        checks.seconds(timeout, "timeout", zero=True)
         self.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout)

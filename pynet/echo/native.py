@@ -1,107 +1,119 @@
-"""The native model: the C event loop (csrc/loop.c) over epoll, kqueue or
-poll, or the completion-based TCP loop over io_uring (csrc/uring_loop.c),
-one loop per worker. Each loop runs in one call into C with the GIL
-released; ``--workers N`` runs N loops in N threads, each on its own socket
-bound to the same port with SO_REUSEPORT, so the kernel spreads connections
-over them. A stop request (or SIGINT/SIGTERM through the stop pipe, which
-the CLI makes the signal wake-up descriptor) makes every loop return and
-free what it holds."""
+"""The native model: the C event loop over epoll, kqueue or poll, or the
+completion-based TCP loop over io_uring, one loop per worker. Each loop runs
+in one call into C with the GIL released; ``workers=N`` runs N loops in N
+threads, each on its own socket bound to the same port with SO_REUSEPORT, so
+the kernel spreads connections over them. A stop request (or SIGINT/SIGTERM
+through the stop pipe, which the CLI makes the signal wake-up descriptor)
+makes every loop return and free what it holds.
+
+Only the C backend has this loop. It is reached through pynet._backend,
+whichever backend is live: PYNET_BACKEND=python changes the default model
+(see pynet.echo.default_model), not what an explicit model="native" means.
+"""
 
 from __future__ import annotations
 
-import errno
-import os
 import threading
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, cast
 
-from ._common import READ_SIZE, Server
+from .. import _backend
+from .._errors import EchoConfigError
+from ._common import READ_SIZE, EchoConfig, Server
 
-__all__ = ["POLLER_KINDS", "poller_available", "poller_name", "serve_forever",
-           "unavailable_reason"]
-
-POLLER_KINDS = {"auto": 0, "epoll": 1, "poll": 2, "kqueue": 3, "uring": 4}
-_NAMES = {v: k for k, v in POLLER_KINDS.items()}
-STATS = ("accepted", "closed", "resets", "bytes", "datagrams", "dropped", "stalls",
-         "accept_errors", "clients_max")
+__all__ = ["EchoLoop", "check", "poller_available", "poller_name", "serve_forever"]
 
 
-def _lib() -> Any:
-    from .._native_nogil import ffi, lib
-    return ffi, lib
+class EchoLoop(Protocol):
+    """What the native model needs of a backend (pynet/_c/echo.py)."""
+
+    def poller_available(self, poller: str) -> bool: ...
+
+    def unavailable_reason(self, poller: str) -> str: ...
+
+    def poller_name(self, poller: str, udp: bool) -> str: ...
+
+    def run(self, fd: int, *, stop_fd: int, udp: bool, poller: str, max_clients: int,
+            read_size: int, counts: Dict[str, int]) -> None: ...
 
 
-def poller_available(name: str) -> bool:
-    from .._native import lib
-    return name in POLLER_KINDS and bool(lib.pn_poller_available(POLLER_KINDS[name]))
+if TYPE_CHECKING:
+    # mypy checks here that the C adapter implements the interface.
+    from .._c import echo as _c_echo
+    _conforms: EchoLoop = _c_echo
 
 
-def unavailable_reason(name: str) -> str:
-    """Why poller name cannot serve here, as the end of a sentence."""
-    from .._native import lib
-    if name != "uring":
-        return "on this system"
-    code = -lib.pn_uring_status()
-    why = {errno.ENOTSUP: "pynet was built without <linux/io_uring.h>",
-           errno.ENOSYS: "this kernel has no io_uring",
-           errno.EPERM: "io_uring is not permitted (a seccomp filter, or the sysctl "
-                        "kernel.io_uring_disabled)",
-           errno.EINVAL: "this kernel's io_uring lacks provided buffer rings (Linux 5.19+)"}
-    return "here: " + why.get(code, f"io_uring_setup failed: {os.strerror(code)}")
+def _loop() -> EchoLoop:
+    """The C echo loop, or EchoConfigError saying why it cannot load."""
+    try:
+        return cast(EchoLoop, _backend.module("echo", "c"))
+    except ImportError as exc:
+        raise EchoConfigError(f"the native model needs pynet's C extension, which does not "
+                              f"load here ({exc})") from None
 
 
-def poller_name(name: str, proto: str = "tcp") -> str:
-    """What name stands for here when serving proto ("auto" -> "uring" for
-    TCP on Linux where io_uring may be used, else "epoll"; io_uring serves
-    TCP only)."""
-    from .._native import lib
-    kind = lib.pn_echo_poller(POLLER_KINDS[name], int(proto == "udp"))
-    if kind < 0:
-        raise ValueError(f"poller {name} is not available {unavailable_reason(name)}")
-    return _NAMES[kind]
+def poller_available(poller: str) -> bool:
+    """Whether the native loop can serve over poller here (False too when
+    the C extension does not load)."""
+    try:
+        return _loop().poller_available(poller)
+    except EchoConfigError:
+        return False
+
+
+def poller_name(config: EchoConfig) -> str:
+    """The poller config's loops serve over ("auto" resolved: "uring" for
+    TCP where io_uring may be used, else "epoll"). EchoConfigError when the
+    poller asked for cannot serve here."""
+    loop = _loop()
+    try:
+        return loop.poller_name(config.poller, config.proto == "udp")
+    except OSError:
+        raise EchoConfigError(f"poller {config.poller} is not available "
+                              f"{loop.unavailable_reason(config.poller)}") from None
+
+
+def check(config: EchoConfig) -> None:
+    """EchoConfigError unless the native loop can serve config here."""
+    loop = _loop()
+    if not loop.poller_available(config.poller):
+        raise EchoConfigError(f"poller {config.poller} is not available "
+                              f"{loop.unavailable_reason(config.poller)}")
+    poller_name(config)
 
 
 def serve_forever(server: Server) -> None:
-    ffi, lib = _lib()
+    loop = _loop()
     config = server.config
-    poller = POLLER_KINDS[config.poller]
-    if not lib_available(poller):
-        raise ValueError(f"poller {config.poller} is not available "
-                         f"{unavailable_reason(config.poller)}")
+    check(config)
     # One connection is at most one read behind: max-clients divides among workers.
     bound = config.client_bound
     per_worker = -(-bound // config.workers) if bound else 0
-    runs: List[Dict[str, Any]] = []
-    for sock in server.sockets:
-        cfg = ffi.new("struct pn_echo_config *", {
-            "fd": sock.fileno(), "udp": int(config.proto == "udp"), "stop_fd": server.stop_fd,
-            "poller": poller, "max_clients": per_worker, "read_size": READ_SIZE})
-        runs.append({"cfg": cfg, "stats": ffi.new("struct pn_echo_stats *"), "rc": 0})
+    counts: List[Dict[str, int]] = [{} for _ in server.sockets]
+    errors: List[Optional[OSError]] = [None for _ in server.sockets]
 
-    def run(entry: Dict[str, Any]) -> None:
-        entry["rc"] = lib.pn_echo_run(entry["cfg"], entry["stats"])
-        if entry["rc"] < 0:
+    def run(i: int) -> None:
+        try:
+            loop.run(server.sockets[i].fileno(), stop_fd=server.stop_fd,
+                     udp=config.proto == "udp", poller=config.poller, max_clients=per_worker,
+                     read_size=READ_SIZE, counts=counts[i])
+        except OSError as exc:
+            errors[i] = exc
             server.stop_soon()  # one loop failed: stop the others too
 
-    threads = [threading.Thread(target=run, args=(entry,), daemon=True,
+    threads = [threading.Thread(target=run, args=(i,), daemon=True,
                                 name=f"pynet-echo-native-{i}")
-               for i, entry in enumerate(runs[1:], 1)]
+               for i in range(1, len(server.sockets))]
     for thread in threads:
         thread.start()
     try:
-        run(runs[0])
+        run(0)
     finally:
         server.stop_soon()
         for thread in threads:
             thread.join()
-        for entry in runs:
-            st = entry["stats"]
-            for name in STATS:
-                server.count(name, int(getattr(st, name)))
-    for entry in runs:
-        if entry["rc"] < 0:
-            raise OSError(-entry["rc"], os.strerror(-entry["rc"]))
-
-
-def lib_available(kind: int) -> bool:
-    from .._native import lib
-    return bool(lib.pn_poller_available(kind))
+        for worker in counts:
+            for name, n in worker.items():
+                server.count(name, n)
+    for error in errors:
+        if error is not None:
+            raise error

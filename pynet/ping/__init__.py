@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from .._errors import PingError, PingNameError, PingPermissionError, PingSocketError
+from .._tool import make_callable
 from ._api import async_ping, ping
-from ._errors import PingError, PingNameError, PingPermissionError, PingSocketError
 from ._result import PingIcmpError, PingReply, PingResult
-
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -40,3 +40,6 @@ __all__ = [
     "main",
     "ping",
 ]
+
+# pynet.ping(...) is ping(...): see pynet/_tool.py for why a callable module.
+make_callable(__name__, ping)

@@ -3,62 +3,57 @@
 from __future__ import annotations
 
 import functools
-import math
-import threading
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
+from .. import _checks as checks
 from ._result import PingResult, Tally
 from ._session import Plan, Session, lookup
 
-__all__ = ["MAX_SIZE", "async_ping", "check_arguments", "ping"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_SIZE", "async_ping", "check_arguments", "ping"]
 
 # The largest echo payload: 65535 minus the IPv4 (20) and ICMP (8) headers;
 # IPv6 has no header in its payload length.
 MAX_SIZE = {4: 65507, 6: 65527}
 # The library prints nothing: let the loop gather records this long.
 LIBRARY_FLUSH_S = 0.2
-
-
-def _number(value: Any, name: str, low: float, *, integer: bool = False,
-            high: float = math.inf) -> Any:
-    kind = "an int" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, (int,) if integer else (int, float)):
-        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
-    if not (low <= value <= high) or (not integer and not math.isfinite(value)):
-        bound = f"{low:g}..{high:g}" if high != math.inf else f">= {low:g}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
+# iputils' -W default: how long to wait after the last request when no
+# reply came. The library and the command share it.
+DEFAULT_TIMEOUT = 10.0
 
 
 def check_arguments(count: int, interval: float, timeout: float, deadline: Optional[float],
                     size: int, ttl: Optional[int], family: Optional[int]) -> None:
-    _number(count, "count", 0, integer=True)
-    _number(interval, "interval", 0)
-    _number(timeout, "timeout", 0)
+    checks.integer(count, "count", 0)
+    checks.seconds(interval, "interval", zero=True)
+    checks.seconds(timeout, "timeout", zero=True)
     if deadline is not None:
-        _number(deadline, "deadline", 0)
-    _number(size, "size", 0, integer=True, high=MAX_SIZE[6 if family == 6 else 4])
+        checks.seconds(deadline, "deadline", zero=True)
+    checks.family(family)
+    checks.integer(size, "size", 0, MAX_SIZE[6 if family == 6 else 4])
     if ttl is not None:
-        _number(ttl, "ttl", 1, integer=True, high=255)
-    if family not in (None, 4, 6):
-        raise ValueError(f"family must be 4, 6 or None, got {family!r}")
+        checks.integer(ttl, "ttl", 1, 255)
 
 
-def ping(host: str, count: int = 4, interval: float = 1.0, timeout: float = 2.0,
+def ping(host: str, *, count: int = 4, interval: float = 1.0, timeout: float = DEFAULT_TIMEOUT,
          deadline: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
          family: Optional[int] = None, source: Optional[str] = None,
-         privileged: Optional[bool] = None, *, backend: Optional[str] = None,
+         privileged: Optional[bool] = None, backend: Optional[str] = None,
          stop: Optional[Callable[[], bool]] = None) -> PingResult:
     """Ping host as iputils ping does and return what came back.
 
-    count: requests to send (0: until deadline or stop); interval: seconds
-    between them (0: the next as soon as the last is answered); timeout:
-    seconds to wait after the last request when no reply came (-W);
-    deadline: seconds for the whole run (-w); size: payload bytes (-s);
-    ttl: IP TTL / hop limit; family: 4, 6 or None; source: a source address
-    or interface name (-I); privileged: True for a raw socket, False for an
-    unprivileged datagram socket, None to take raw when allowed.
-    Raises PingNameError, PingPermissionError, PingSocketError (PingError).
+    count: requests to send (0: until deadline or stop; iputils -c).
+    interval: seconds between them (0: the next as soon as the last is
+    answered; -i). timeout: seconds to wait after the last request when no
+    reply came at all (-W, default 10 s as iputils; once replies came, the
+    wait is twice the longest round trip). deadline: seconds for the whole
+    run (-w). size: payload bytes (-s). ttl: IP TTL / hop limit (-t).
+    family: 4, 6 or None. source: a source address or interface name (-I).
+    privileged: True for a raw socket, False for an unprivileged datagram
+    socket, None to take raw when allowed. backend: "c" or "python" to pick
+    the loop (default: the live backend). stop: called between batches;
+    True ends the run.
+    Raises PingNameError (a ResolveError) before sending anything,
+    PingPermissionError, PingSocketError (all PingError).
     """
     check_arguments(count, interval, timeout, deadline, size, ttl, family)
     if count == 0 and deadline is None and stop is None:
@@ -77,23 +72,26 @@ def ping(host: str, count: int = 4, interval: float = 1.0, timeout: float = 2.0,
         session.close()
     assert session.counters is not None
     return tally.result(host, session.isock.address, session.counters, count,
-                        deadline is not None)
+                        deadline is not None, size)
 
 
-async def async_ping(host: str, count: int = 4, interval: float = 1.0, timeout: float = 2.0,
-                     deadline: Optional[float] = None, size: int = 56,
-                     ttl: Optional[int] = None, family: Optional[int] = None,
-                     source: Optional[str] = None, privileged: Optional[bool] = None, *,
+async def async_ping(host: str, *, count: int = 4, interval: float = 1.0,
+                     timeout: float = DEFAULT_TIMEOUT, deadline: Optional[float] = None,
+                     size: int = 56, ttl: Optional[int] = None, family: Optional[int] = None,
+                     source: Optional[str] = None, privileged: Optional[bool] = None,
                      backend: Optional[str] = None) -> PingResult:
     """ping() for asyncio: the loop runs in a worker thread (the C loop
     without the GIL), so the event loop keeps going; cancelling the task
     ends the run at its next batch."""
     import asyncio  # here: importing it costs every `import pynet` some 25 ms
+    import threading
 
     check_arguments(count, interval, timeout, deadline, size, ttl, family)
     cancelled = threading.Event()
-    call = functools.partial(ping, host, count, interval, timeout, deadline, size, ttl, family,
-                             source, privileged, backend=backend, stop=cancelled.is_set)
+    call = functools.partial(ping, host, count=count, interval=interval, timeout=timeout,
+                             deadline=deadline, size=size, ttl=ttl, family=family,
+                             source=source, privileged=privileged, backend=backend,
+                             stop=cancelled.is_set)
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(None, call)
     try:

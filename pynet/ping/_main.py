@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import os
 import signal
 import socket
@@ -10,9 +10,8 @@ import sys
 from typing import Any, List, Optional
 
 from .._cli import run_main
-from ._api import MAX_SIZE
-from ._errors import PingError
-from ._json import document
+from ._api import DEFAULT_TIMEOUT, MAX_SIZE
+from .._errors import PingError
 from ._options import Options, parse
 from ._output import TextOutput, header
 from ._result import Tally
@@ -23,17 +22,19 @@ __all__ = ["main", "run"]
 PROG = "ping"
 # iputils: users may not send more often than every 2 ms (flood is root's).
 MIN_USER_INTERVAL_S = 0.002
-DEFAULT_LINGER_S = 10.0
 # Flood output is gathered this long before it is written.
 FLOOD_FLUSH_S = 0.02
 
 
 def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%")[0])
-        return True
-    except ValueError:
-        return False
+    bare = host.split("%")[0]
+    for af in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(af, bare)
+            return True
+        except OSError:
+            pass
+    return False
 
 
 def _plan(o: Options) -> Plan:
@@ -43,7 +44,7 @@ def _plan(o: Options) -> Plan:
     if os.geteuid() != 0 and (o.flood and o.interval is None or interval < MIN_USER_INTERVAL_S):
         raise PingError("cannot flood; minimal interval allowed for user is "
                         f"{int(MIN_USER_INTERVAL_S * 1000)}ms")
-    linger = DEFAULT_LINGER_S if o.timeout is None else o.timeout
+    linger = DEFAULT_TIMEOUT if o.timeout is None else o.timeout
     flush = FLOOD_FLUSH_S if o.flood else 0.0
     if o.quiet or o.json:
         flush = 0.2
@@ -93,9 +94,9 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     counters = session.counters
     assert counters is not None
     result = tally.result(o.host, session.isock.address, counters, o.count,
-                          o.deadline is not None)
+                          o.deadline is not None, o.size)
     if o.json:
-        out.write(document(result, size=o.size, exit_code=result.exit_code) + "\n")
+        out.write(json.dumps(result.to_dict(), indent=2) + "\n")
         out.flush()
     else:
         text.summary(o.host, counters, tally.stats, plan.interval_s)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 from .._cli import ArgumentParser, add_family
 from ._api import MAX_SIZE
@@ -17,10 +16,9 @@ EPILOG = ("exit status: 0 when replies came, 1 when none did (or, with -w, fewer
           "2 on other errors.")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     host: str
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing calls
     interval: Optional[float]
     timeout: Optional[float]
     deadline: Optional[float]

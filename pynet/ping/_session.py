@@ -3,40 +3,28 @@
 
 from __future__ import annotations
 
-import importlib
-import queue
 import socket
-import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 from .. import _backend
-from .._errors import ResolveError
+from .._errors import PingError, PingNameError, ResolveError
 from .._ping_loop import Counters, LoopConfig, Record
-from ._errors import PingError, PingNameError
 from ._socket import IcmpSocket, open_socket
 
-__all__ = ["Plan", "Session", "loop_class", "lookup"]
+__all__ = ["Plan", "Session", "lookup"]
 
 NS = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class Plan:
-    count: int = 0                    # 0: until stopped
+class Plan(NamedTuple):
+    count: int = 0  # type: ignore[assignment]  # 0: until stopped (shadows tuple.count)
     interval_s: float = 1.0           # 0: flood pacing
     linger_s: float = 10.0            # -W: wait after the last request when nothing came
     deadline_s: Optional[float] = None
     size: int = 56
     outstanding: bool = False
     flush_s: float = 0.0              # how long the loop may hold records back
-
-
-def loop_class(backend: Optional[str] = None) -> Any:
-    """The Loop of the live backend, or of the one named ("c", "python")."""
-    module = _backend.active if backend is None else _backend.load(backend)
-    return importlib.import_module(f"{module.__name__}.ping").Loop
 
 
 def lookup(host: str, family: Optional[int]) -> Tuple[int, tuple]:  # type: ignore[type-arg]
@@ -60,11 +48,11 @@ class Session:
                  stop: Optional[Callable[[], bool]] = None) -> None:
         self.isock = isock
         self.plan = plan
-        self.loop_cls = loop_class(backend)
+        self.loop_cls = _backend.ping_loop(backend)
         self.stop = stop or (lambda: False)
         self.counters: Optional[Counters] = None
-        # The C loop runs without the GIL: worth overlapping with Python.
-        self.native = self.loop_cls.__module__.startswith("pynet._c")
+        # A loop that runs without the GIL is worth overlapping with Python.
+        self.native = _backend.has("nogil", backend)
 
     @classmethod
     def open(cls, af: int, sockaddr: tuple, plan: Plan, *,  # type: ignore[type-arg]
@@ -114,6 +102,9 @@ class Session:
         """batches(), with the loop in a worker thread: while the C loop
         (which runs without the GIL) pings on, the caller digests the last
         batch on the other core."""
+        import queue  # here: the command line never overlaps, and starts faster
+        import threading
+
         loop = self._loop()
         flush_ns = int(self.plan.flush_s * NS)
         handed: "queue.SimpleQueue[Any]" = queue.SimpleQueue()

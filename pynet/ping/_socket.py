@@ -9,18 +9,15 @@ import errno
 import os
 import socket
 import struct
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
+from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
-from ._errors import PingPermissionError, PingSocketError
+from .. import _wire as w
+from .._errors import PingPermissionError, PingSocketError
 
 __all__ = ["IcmpSocket", "open_socket"]
 
-ICMP_ECHOREPLY = 0
-ICMP_SOURCE_QUENCH = 4
-ICMP_REDIRECT = 5
-ICMP6_ECHO_REPLY = 129
 # Big enough for a burst of flood replies and for the largest datagram.
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
@@ -49,8 +46,7 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-@dataclass
-class IcmpSocket:
+class IcmpSocket(NamedTuple):
     sock: socket.socket
     family: int               # 4 or 6
     raw: bool
@@ -96,12 +92,12 @@ def _filters(sock: socket.socket, family: int) -> None:
     reads (echo replies; on IPv4 also redirects and source quenches). ICMP
     errors come through the error queue, which no filter touches."""
     if family == 4:
-        passed = (1 << ICMP_ECHOREPLY) | (1 << ICMP_SOURCE_QUENCH) | (1 << ICMP_REDIRECT)
+        passed = (1 << w.ICMP_ECHO_REPLY) | (1 << w.ICMP_SOURCE_QUENCH) | (1 << w.ICMP_REDIRECT)
         _setopt(sock, pl.SOL_RAW, pl.ICMP_FILTER, struct.pack("=I", ~passed & 0xFFFFFFFF),
                 "ICMP_FILTER")
     else:
         words = [0xFFFFFFFF] * 8
-        words[ICMP6_ECHO_REPLY >> 5] &= ~(1 << (ICMP6_ECHO_REPLY & 31)) & 0xFFFFFFFF
+        words[w.ICMP6_ECHO_REPLY >> 5] &= ~(1 << (w.ICMP6_ECHO_REPLY & 31)) & 0xFFFFFFFF
         _setopt(sock, socket.IPPROTO_ICMPV6, pl.ICMP6_FILTER, struct.pack("=8I", *words),
                 "ICMP6_FILTER")
 
@@ -114,11 +110,11 @@ def _id_filter(sock: socket.socket, family: int, ident: int) -> None:
         # X = the IPv4 header length; the ICMP header follows it.
         prologue = [(BPF_LDX_B_MSH, 0, 0, 0)]
         load_type, load_id = (BPF_LD_B_IND, 0, 0, 0), (BPF_LD_H_IND, 0, 0, 4)
-        reply = ICMP_ECHOREPLY
+        reply = w.ICMP_ECHO_REPLY
     else:
         prologue = []  # raw ICMPv6 sockets see no IPv6 header
         load_type, load_id = (BPF_LD_B_ABS, 0, 0, 0), (BPF_LD_H_ABS, 0, 0, 4)
-        reply = ICMP6_ECHO_REPLY
+        reply = w.ICMP6_ECHO_REPLY
     program = prologue + [
         load_type,
         (BPF_JEQ_K, 1, 0, reply),        # an echo reply: look at its id
@@ -189,14 +185,14 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
             except OSError:
                 pass  # the default buffer still works, only smaller
         if family == 4:
-            _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+            _setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
                 _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IP, socket.IP_TTL, ttl,
                         "cannot set unicast time-to-live")
         else:
-            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+            _setopt(sock, socket.IPPROTO_IPV6, errqueue.IPV6_RECVERR, 1, "IPV6_RECVERR")
             _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
             if ttl is not None:
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,

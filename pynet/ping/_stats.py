@@ -92,9 +92,6 @@ class RttStats:
         self._steps += abs(rtts[0] - previous) + sum(map(abs, map(operator.sub, rtts[1:], rtts)))
         self._n += len(rtts)
 
-    def add(self, rtt_ns: int) -> None:
-        self.extend([rtt_ns])
-
     @property
     def count(self) -> int:
         return len(self.rtts_ns)

@@ -1,7 +1,7 @@
 """An RFC 4330 SNTP client: the course's UDP lessons done right.
 
     >>> import pynet.sntp
-    >>> for r in pynet.sntp.query(["127.0.0.1", "127.0.0.2"], timeout_s=1):   # doctest: +SKIP
+    >>> for r in pynet.sntp.query(["127.0.0.1", "127.0.0.2"], timeout=1):   # doctest: +SKIP
     ...     print(r.server, r.offset_s if r.ok else r.error)
     127.0.0.1 2.1e-05
     127.0.0.2 port unreachable
@@ -11,23 +11,41 @@ Requests carry a random cookie that the reply must echo; replies are checked
 measured with era-safe timestamp arithmetic (right after 2036). Several
 servers are asked at once from one socket; a single server over a connected
 socket, so that an ICMP port unreachable is reported at once.
+
+query(servers, *, port=123, timeout=5.0, family=None) and its asyncio twin
+async_query() (same arguments, run on the event loop) return one SNTPResult
+per server. A name that does not resolve raises SNTPNameError (a
+pynet.ResolveError) before anything is sent; every other failure is the
+``error`` of that server's result, an SNTPError subclass.
 """
 
 from __future__ import annotations
 
-from ._command import main
-from ._errors import (
+from typing import List, Optional
+
+from .._errors import (
     BadReply,
     KissOfDeath,
     NoReply,
     PortUnreachable,
-    SendFailed,
     SNTPError,
+    SNTPNameError,
+    SNTPSendFailed,
     Unreachable,
     Unsynchronised,
 )
-from ._query import query, query_async
+from ._query import async_query, query
 from ._result import SNTPResult
+from .._tool import make_callable
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The command line (`python -m pynet.sntp`); returns the exit code.
+    Its modules (argparse and all) load only when it runs."""
+    from ._command import main as run_command
+
+    return run_command(argv)
+
 
 __all__ = [
     "BadReply",
@@ -35,11 +53,15 @@ __all__ = [
     "NoReply",
     "PortUnreachable",
     "SNTPError",
+    "SNTPNameError",
     "SNTPResult",
-    "SendFailed",
+    "SNTPSendFailed",
     "Unreachable",
     "Unsynchronised",
+    "async_query",
     "main",
     "query",
-    "query_async",
 ]
+
+# pynet.sntp(...) is query(...): see pynet/_tool.py for why a callable module.
+make_callable(__name__, query)

@@ -8,7 +8,8 @@ from typing import List, Optional
 
 from .._cli import ArgumentParser, add_family, port, run_main, seconds, warn
 from ._format import json_line, text_line, who
-from ._query import DEFAULT_PORT, DEFAULT_TIMEOUT_S, query
+from .._errors import SNTPError, SNTPNameError
+from ._query import DEFAULT_PORT, DEFAULT_TIMEOUT, query
 
 __all__ = ["PROG", "main"]
 
@@ -24,9 +25,14 @@ OFFSET is how far the server's clock is ahead of this one, in seconds. A
 server that gave no usable answer (no reply, port unreachable, kiss-o'-death,
 unsynchronised) gets one line on stderr instead."""
 
-EPILOG = """\
-exit status: 0 when at least one server answered, 1 when none did,
-2 for a usage error or a name that does not resolve."""
+EPILOG = f"""\
+--json prints one JSON object per server and line (NDJSON), failures
+included: exactly SNTPResult.to_dict().
+
+exit status:
+  0  at least one server gave a usable time
+  {SNTPError.exit_code}  none did (no reply, port unreachable, kiss-o'-death, ...)
+  {SNTPNameError.exit_code}  a usage error, or a name that does not resolve (nothing is sent)"""
 
 
 def build_parser() -> ArgumentParser:
@@ -35,17 +41,19 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("servers", metavar="SERVER", nargs="+", help="NTP server name or address")
     parser.add_argument("-p", "--port", type=port, default=DEFAULT_PORT,
                         help=f"UDP port of the servers (default {DEFAULT_PORT})")
-    parser.add_argument("-t", "--timeout", metavar="S", type=seconds, default=DEFAULT_TIMEOUT_S,
-                        help=f"wait at most S seconds for the answers (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("-t", "--timeout", metavar="S", type=seconds, default=DEFAULT_TIMEOUT,
+                        help=f"wait at most S seconds for the answers (default {DEFAULT_TIMEOUT:g})")
     add_family(parser)
     parser.add_argument("-j", "--json", action="store_true",
-                        help="one JSON object per server on stdout, failures included")
+                        help="one JSON object per server and line on stdout (NDJSON), "
+                             "failures included")
     return parser
 
 
 def _main(argv: List[str]) -> int:
     args = build_parser().parse_args(argv)
-    results = query(args.servers, port=args.port, timeout_s=args.timeout, family=args.family)
+    results = query(args.servers, port=args.port, timeout=args.timeout, family=args.family)
+    failed: List[SNTPError] = []
     for result in results:
         if args.json:
             print(json_line(result), flush=True)
@@ -53,7 +61,11 @@ def _main(argv: List[str]) -> int:
             print(text_line(result), flush=True)
         else:
             warn(PROG, f"{who(result)}: {result.error}")
-    return 0 if any(result.ok for result in results) else 1
+        if result.error is not None:
+            failed.append(result.error)
+    if len(failed) < len(results):
+        return 0
+    return failed[0].exit_code  # no server answered: SNTPError's code
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,38 +1,28 @@
 """The sockets of one round, and reading everything they hold.
 
-One server: a connected UDP socket (the course's lesson L10). The kernel
-then drops datagrams from any other source, and an ICMP port unreachable
-for our request comes back as ECONNREFUSED on the next recv, at once
-instead of after the timeout (L11).
+One server: a connected UDP socket. The kernel then drops datagrams from
+any other source, and an ICMP port unreachable for our request comes back
+as ECONNREFUSED on the next recv, at once instead of after the timeout.
 
 Several servers: one unconnected socket per address family, every request
-sent from it (L9). An unconnected socket hears no ICMP errors unless it
-asks: on Linux, IP_RECVERR / IPV6_RECVERR queue each error with the request
-it quotes (our cookie inside) and the address it was sent to, read back with
-recvmsg(MSG_ERRQUEUE). Elsewhere the silent servers simply time out.
+sent from it. An unconnected socket hears no ICMP errors unless it asks: on
+Linux, IP_RECVERR / IPV6_RECVERR queue each error with the request it
+quotes (our cookie inside) and the address it was sent to, read back with
+recvmsg(MSG_ERRQUEUE) and parsed by pynet._errqueue. Elsewhere the silent
+servers simply time out.
 """
 
 from __future__ import annotations
 
 import socket
-import struct
-import sys
-from typing import Dict, List, Optional
+from typing import Dict, List
 
+from .. import _errqueue
 from ._session import Probe, Session
 
 __all__ = ["Round", "open_round"]
 
 RECV_MAX = 2048  # an NTP reply is 48 bytes, more with extensions and a MAC
-
-_LINUX = sys.platform.startswith("linux")
-# <linux/in.h> and <linux/in6.h>; Python names them only on some versions.
-_IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
-_IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
-_MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
-# struct sock_extended_err: ee_errno, ee_origin, ee_type, ee_code, ee_pad, ee_info, ee_data
-_EXTENDED_ERR = struct.Struct("=IBBBBII")
-_CMSG_SPACE = 512
 
 
 class Round:
@@ -90,15 +80,12 @@ class Round:
         while True:
             try:
                 quoted, ancillary, _flags, destination = sock.recvmsg(
-                    RECV_MAX, _CMSG_SPACE, _MSG_ERRQUEUE)
+                    RECV_MAX, _errqueue.CONTROL_LEN, _errqueue.MSG_ERRQUEUE)
             except BlockingIOError:
                 return
-            for level, kind, data in ancillary:
-                if (level, kind) in ((socket.IPPROTO_IP, _IP_RECVERR),
-                                     (socket.IPPROTO_IPV6, _IPV6_RECVERR)):
-                    if len(data) >= _EXTENDED_ERR.size:
-                        err = _EXTENDED_ERR.unpack_from(data)[0]
-                        self.session.on_icmp_error(err, quoted=quoted, destination=destination)
+            error = _errqueue.extended_error(ancillary)
+            if error is not None:
+                self.session.on_icmp_error(error.errno, quoted=quoted, destination=destination)
 
 
 def _new_socket(family: int) -> socket.socket:
@@ -140,20 +127,9 @@ def open_round(session: Session) -> Round:
                 continue
             rnd.sockets.append(sock)
             rnd.by_socket[sock.fileno()] = probes
-            rnd.recverr[sock.fileno()] = _enable_recverr(sock, family)
+            rnd.recverr[sock.fileno()] = _errqueue.enable(sock, family)
         return rnd
     except BaseException:
         rnd.close()
         raise
 
-
-def _enable_recverr(sock: socket.socket, family: int) -> bool:
-    if not _LINUX:
-        return False
-    level, option = ((socket.IPPROTO_IP, _IP_RECVERR) if family == socket.AF_INET
-                     else (socket.IPPROTO_IPV6, _IPV6_RECVERR))
-    try:
-        sock.setsockopt(level, option, 1)
-    except OSError:
-        return False
-    return True

@@ -12,7 +12,7 @@ import socket
 from typing import Optional
 
 from . import _packet as p
-from ._errors import BadReply, KissOfDeath, SNTPError, Unsynchronised
+from .._errors import BadReply, KissOfDeath, SNTPError, Unsynchronised
 from ._result import SNTPResult
 from ._timestamp import FRACTION, diff_units, from_unix_ns, short_s, to_unix_ns
 
@@ -64,7 +64,7 @@ def judge(reply: p.NtpPacket) -> Optional[SNTPError]:
     return None
 
 
-def measure(server: str, address: str, port: int, reply: p.NtpPacket, t1: int,
+def measure(server: str, address: str, port: int, family: int, reply: p.NtpPacket, t1: int,
             t4_unix_ns: int, ignored: int) -> SNTPResult:
     """Offset and delay from the four timestamps (RFC 4330 5): T1 our send
     time, T2 the server's receive time, T3 its transmit time, T4 our receive
@@ -81,7 +81,7 @@ def measure(server: str, address: str, port: int, reply: p.NtpPacket, t1: int,
     root_distance_s = ((root_delay_s + max(delay_s, 0.0)) / 2 + root_dispersion_s
                        + precision_s + PHI * round_trip_s)
     return SNTPResult(
-        server=server, address=address, port=port,
+        server=server, address=address, port=port, family=family,
         offset_s=offset_s, delay_s=delay_s, root_distance_s=root_distance_s,
         stratum=reply.stratum, leap=reply.leap, version=reply.version,
         poll_log2=reply.poll, precision_s=precision_s,

@@ -18,7 +18,8 @@ import socket
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import _packet as p
-from ._errors import NoReply, PortUnreachable, SendFailed, SNTPError, Unreachable
+from .._errors import NoReply, PortUnreachable, SNTPSendFailed, SNTPError, Unreachable
+from .._resolve import version_of
 from ._reply import judge, measure
 from ._result import SNTPResult
 from ._timestamp import from_unix_ns
@@ -60,8 +61,8 @@ class Probe:
 
     def fail(self, error: SNTPError) -> None:
         if self.result is None:
-            self.result = SNTPResult(self.server, self.address, self.port, error=error,
-                                     ignored=self.ignored)
+            self.result = SNTPResult(self.server, self.address, self.port,
+                                     version_of(self.family), error=error, ignored=self.ignored)
 
 
 class Session:
@@ -95,7 +96,7 @@ class Session:
         if exc.errno == errno.ECONNREFUSED:
             probe.fail(PortUnreachable("port unreachable"))
         else:
-            probe.fail(SendFailed(f"could not send: {exc.strerror or exc}"))
+            probe.fail(SNTPSendFailed(f"could not send: {exc.strerror or exc}"))
 
     def on_datagram(self, data: bytes, source: Tuple[object, ...], t4_unix_ns: int) -> None:
         address, port = str(source[0]), int(source[1])  # type: ignore[call-overload]
@@ -124,8 +125,9 @@ class Session:
         if error is not None:
             probe.fail(error)
             return
-        probe.result = measure(probe.server, probe.address, probe.port, reply, probe.t1,
-                               t4_unix_ns, probe.ignored)
+        probe.result = measure(probe.server, probe.address, probe.port,
+                               version_of(probe.family), reply, probe.t1, t4_unix_ns,
+                               probe.ignored)
 
     def _ignore(self, candidates: List[Probe], why: str) -> None:
         if not candidates:
@@ -153,14 +155,14 @@ class Session:
         else:
             probe.fail(Unreachable(_UNREACHABLE.get(err) or os.strerror(err)))
 
-    def results(self, timeout_s: float) -> List[SNTPResult]:
+    def results(self, timeout: float) -> List[SNTPResult]:
         """Every probe's result, the unanswered ones as NoReply."""
         for probe in self.probes:
             if probe.result is None:
-                message = f"no reply within {timeout_s:g} s"
+                message = f"no reply within {timeout:g} s"
                 if probe.ignored:
                     plural = "s" if probe.ignored > 1 else ""
-                    message = (f"no valid reply within {timeout_s:g} s (ignored {probe.ignored} "
+                    message = (f"no valid reply within {timeout:g} s (ignored {probe.ignored} "
                                f"datagram{plural}: {probe.last_ignored})")
                 probe.fail(NoReply(message))
         return [probe.result for probe in self.probes if probe.result is not None]

@@ -13,6 +13,9 @@ local clock).
 
 from __future__ import annotations
 
+import time
+from typing import Tuple
+
 __all__ = [
     "ERA_S",
     "FRACTION",
@@ -20,6 +23,7 @@ __all__ = [
     "diff_s",
     "diff_units",
     "from_unix_ns",
+    "local_text",
     "short_s",
     "to_unix_ns",
 ]
@@ -61,3 +65,17 @@ def short_s(value: int, signed: bool = False) -> float:
     if signed and value >= 1 << 31:
         value -= 1 << 32
     return value / (1 << 16)
+
+
+def local_text(unix_s: float) -> Tuple[str, str]:
+    """('YYYY-MM-DD HH:MM:SS.ffffff', '+HHMM'): a UNIX time in local time,
+    to the microsecond, and the local offset from UTC then."""
+    whole = int(unix_s // 1)
+    micros = int(round((unix_s - whole) * 1e6))
+    if micros == 1000000:
+        whole, micros = whole + 1, 0
+    tm = time.localtime(whole)
+    gmtoff = tm.tm_gmtoff // 60
+    sign = "+" if gmtoff >= 0 else "-"
+    zone = f"{sign}{abs(gmtoff) // 60:02d}{abs(gmtoff) % 60:02d}"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', tm)}.{micros:06d}", zone

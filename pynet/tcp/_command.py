@@ -1,12 +1,15 @@
-"""`python -m pynet.tcp HOST PORT`: the course's TCP client, done right."""
+"""`python -m pynet.tcp HOST PORT`: send a request over TCP, print the reply."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import List, Optional
 
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, seconds
+from .._errors import (ConnectFailed, ConnectionReset, ConnectTimeout, EmptyReply, TcpNameError,
+                       TcpSendFailed)
 from ._client import request
 from ._http import http_get
 
@@ -20,11 +23,21 @@ request, and print everything that comes back until the peer closes the
 connection or nothing arrives for the idle timeout. The request is --send
 TEXT, --http-get PATH, or else standard input up to its end."""
 
-EPILOG = """\
-exit status (curl's codes): 0 done, 2 usage, 6 name not resolved,
-7 could not connect (refused, unreachable), 28 timed out (connecting, or
-nothing received), 52 the peer closed without sending anything, 55 the peer
-went away before the request was sent, 56 connection reset by peer."""
+EPILOG = f"""\
+--json prints one JSON document when the exchange is done: exactly
+TcpResult.to_dict(), the reply base64-encoded as data_base64. On an error
+nothing is printed on stdout.
+
+exit status (curl's codes):
+  0   done
+  {UsageError.exit_code}   usage error
+  {TcpNameError.exit_code}   the name did not resolve
+  {ConnectFailed.exit_code}   could not connect (refused, unreachable)
+  {ConnectTimeout.exit_code}  timed out: connecting (--connect-timeout), nothing
+      received (--timeout), or the whole run (-m/--max-time)
+  {EmptyReply.exit_code}  the peer closed without sending anything
+  {TcpSendFailed.exit_code}  the peer went away before the request was sent
+  {ConnectionReset.exit_code}  connection reset by peer"""
 
 
 def build_parser() -> ArgumentParser:
@@ -40,11 +53,16 @@ def build_parser() -> ArgumentParser:
                         help="give up connecting after S seconds in all (default 5)")
     parser.add_argument("--timeout", metavar="S", type=seconds, default=2.0,
                         help="end after S seconds with nothing sent or received (default 2)")
+    parser.add_argument("-m", "--max-time", metavar="S", type=seconds, default=None,
+                        help="end after S seconds in all, resolving and connecting "
+                             "included, like curl -m (default: no limit)")
     parser.add_argument("--shutdown", action="store_true",
                         help="half-close our side once the request is sent (like nc -N)")
     add_family(parser)
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="report the address, connect time and byte counts on stderr")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON document instead of the reply")
     return parser
 
 
@@ -80,10 +98,13 @@ def _main(argv: List[str]) -> int:
     else:
         payload = b""
         input_fd = _stdin_fd()
-    request(args.host, args.port, payload, family=args.family,
-            connect_timeout_s=args.connect_timeout, idle_timeout_s=args.timeout,
-            shutdown=args.shutdown, input_fd=input_fd, sink=_write,
-            trace=_trace if args.verbose else None)
+    result = request(args.host, args.port, data=payload, family=args.family,
+                     connect_timeout=args.connect_timeout, idle_timeout=args.timeout,
+                     max_time=args.max_time, shutdown=args.shutdown, input_fd=input_fd,
+                     sink=None if args.json else _write,
+                     trace=_trace if args.verbose else None)
+    if args.json:
+        print(json.dumps(result.to_dict()), flush=True)
     return 0
 
 

@@ -1,12 +1,18 @@
 """Send the request and collect the reply on one connected socket.
 
-One poll() loop, full duplex: the request is written as the socket takes it
-while whatever arrives is read at once, so a peer that answers before it has
-read everything (an echo server fed a large request) cannot deadlock us.
-Every wait is bounded by the idle timeout: the time allowed with no progress
-in either direction. Sending has sendall() semantics: the loop ends only
-when every byte was taken by the kernel, and a peer that resets or goes away
-before that is an error, never a silent loss.
+One loop, full duplex: the request is written as the socket takes it while
+whatever arrives is read at once, so a peer that answers before it has read
+everything (an echo server fed a large request) cannot deadlock us. Every
+wait is bounded by the idle timeout (the time allowed with no progress in
+either direction) and by the max_time deadline of the whole run, if any.
+Sending has sendall() semantics: the loop ends only when every byte was
+taken by the kernel, and a peer that resets or goes away before that is an
+error, never a silent loss.
+
+Exchange holds the rules and never waits: plan() says what to wait for and
+how long, handle() takes what became ready, finish() gives the outcome. The
+blocking driver here waits with poll(); the asyncio driver in _async waits
+on the event loop.
 """
 
 from __future__ import annotations
@@ -16,13 +22,13 @@ import selectors
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
+from .._errors import ConnectionReset, EmptyReply, IdleTimeout, MaxTimeExceeded, TcpSendFailed
 from .._wait import Deadline, new_selector
 from ._connect import Trace
-from ._errors import ConnectionReset, EmptyReply, IdleTimeout, SendFailed
 
-__all__ = ["Exchanged", "drain_after_reset", "exchange"]
+__all__ = ["Exchange", "Exchanged", "Wait", "drain_after_reset", "exchange"]
 
 CHUNK = 65536
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE rather than SIGPIPE
@@ -36,20 +42,77 @@ class Exchanged:
     elapsed_s: float
 
 
-class _Exchange:
-    """The loop's state; one method per kind of event."""
+class Wait(NamedTuple):
+    """What the loop waits for next, for at most timeout_s."""
 
-    def __init__(self, sock: socket.socket, request: bytes, sink: Callable[[bytes], None],
-                 input_fd: Optional[int]) -> None:
+    read: bool
+    write: bool
+    input_fd: Optional[int]
+    timeout_s: float
+
+
+class Exchange:
+    """The loop's state and rules; one method per kind of event."""
+
+    def __init__(self, sock: socket.socket, request: bytes, sink: Callable[[bytes], None], *,
+                 input_fd: Optional[int] = None, idle_timeout: float = 2.0,
+                 limit: Optional[Deadline] = None, shutdown: bool = False,
+                 trace: Trace = None) -> None:
         self.sock = sock
         self.sink = sink
         self.pending = memoryview(request)
         self.input_fd = input_fd  # None once read to its end (or when absent)
+        self.idle_timeout = idle_timeout
+        self.idle = Deadline(idle_timeout)
+        self.limit = limit
+        self.shutdown = shutdown
+        self.shut = False
+        self.trace = trace
         self.sent = 0
         self.received = 0
         self.peer_closed = False
+        self.start = time.monotonic()
 
-    def on_readable(self) -> bool:
+    def plan(self) -> Optional[Wait]:
+        """What to wait for next, or None when the exchange is over. Raises
+        MaxTimeExceeded once the max_time deadline has passed."""
+        if self.shutdown and not self.shut and not self.pending and self.input_fd is None:
+            self.shut = True
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # already reset or closed: the next read reports how
+            if self.trace:
+                self.trace("request sent; our side shut down for writing")
+        read = not self.peer_closed
+        write = bool(self.pending)
+        if not read and not write:
+            return None  # the peer closed and nothing is left to send
+        if self.limit is not None and self.limit.expired():
+            raise MaxTimeExceeded(
+                f"timed out after the max time of {self.limit.seconds:g} s "
+                f"({self.received} bytes received, {self.sent} sent)")
+        if self.idle.expired():
+            return None
+        timeout = self.idle.remaining()
+        if self.limit is not None:
+            timeout = min(timeout, self.limit.remaining())
+        want_input = None if self.pending or self.peer_closed else self.input_fd
+        return Wait(read, write, want_input, timeout)
+
+    def handle(self, readable: bool, writable: bool, input_ready: bool) -> None:
+        """Act on what became ready; any progress restarts the idle timeout."""
+        progressed = False
+        if input_ready and self.input_fd is not None and not self.pending:
+            progressed |= self._on_input()
+        if readable and not self.peer_closed:
+            progressed |= self._on_readable()
+        if writable and self.pending:
+            progressed |= self._on_writable()
+        if progressed:
+            self.idle = Deadline(self.idle_timeout)
+
+    def _on_readable(self) -> bool:
         try:
             data = self.sock.recv(CHUNK)
         except BlockingIOError:
@@ -65,7 +128,7 @@ class _Exchange:
         self.sink(data)
         return True
 
-    def on_writable(self) -> bool:
+    def _on_writable(self) -> bool:
         try:
             n = self.sock.send(self.pending, _NOSIGNAL)
         except BlockingIOError:
@@ -75,14 +138,14 @@ class _Exchange:
                 f"connection reset by peer after {self.sent} bytes sent "
                 f"({len(self.pending)} not delivered)") from None
         except BrokenPipeError:
-            raise SendFailed(
+            raise TcpSendFailed(
                 f"the peer closed the connection after {self.sent} bytes sent "
                 f"({len(self.pending)} not delivered)") from None
         self.sent += n
         self.pending = self.pending[n:]
         return True
 
-    def on_input(self) -> bool:
+    def _on_input(self) -> bool:
         assert self.input_fd is not None
         data = os.read(self.input_fd, CHUNK)
         if data:
@@ -90,6 +153,28 @@ class _Exchange:
         else:
             self.input_fd = None
         return True
+
+    def finish(self) -> Exchanged:
+        """The outcome once plan() said the exchange is over. Raises
+        IdleTimeout (nothing received, or the send stalled), EmptyReply
+        (closed without a byte)."""
+        elapsed = time.monotonic() - self.start
+        if self.trace:
+            end = "the peer closed the connection" if self.peer_closed else \
+                f"nothing moved for {self.idle_timeout:g} s (idle timeout)"
+            self.trace(f"sent {self.sent} bytes, received {self.received} bytes in "
+                       f"{elapsed:.3f} s; {end}")
+        if self.pending:
+            raise IdleTimeout(f"sending stalled: the peer took nothing for "
+                              f"{self.idle_timeout:g} s ({self.sent} bytes sent, "
+                              f"{len(self.pending)} not delivered)")
+        if self.received == 0 and self.peer_closed:
+            raise EmptyReply(f"the peer closed the connection without sending anything "
+                             f"({self.sent} bytes sent)")
+        if self.received == 0:
+            raise IdleTimeout(f"nothing received within {self.idle_timeout:g} s "
+                              f"({self.sent} bytes sent; the connection is open but silent)")
+        return Exchanged(self.sent, self.received, self.peer_closed, elapsed)
 
 
 def drain_after_reset(sock: socket.socket, sink: Callable[[bytes], None]) -> None:
@@ -108,77 +193,38 @@ def drain_after_reset(sock: socket.socket, sink: Callable[[bytes], None]) -> Non
     raise ConnectionReset(f"connection reset by peer after {received} bytes received and 0 sent")
 
 
-def exchange(sock: socket.socket, request: bytes, sink: Callable[[bytes], None], *,
-             input_fd: Optional[int] = None, idle_timeout_s: float = 2.0,
-             shutdown: bool = False, trace: Trace = None) -> Exchanged:
-    """Send request, then what input_fd yields up to its end; pass every
-    received chunk to sink; return when the peer closes or when nothing moved
-    for idle_timeout_s. shutdown=True half-closes our side once everything is
-    sent, telling the peer the request is complete.
+def exchange(ex: Exchange) -> Exchanged:
+    """Run the exchange, waiting with poll(): send the request, then what
+    input_fd yields up to its end; pass every received chunk to the sink;
+    end when the peer closes or nothing moved for the idle timeout.
 
     When the peer closes, reading stops; bytes already taken from the request
-    are still delivered (the peer may only have shut its own side).
-
-    Raises IdleTimeout (nothing received), EmptyReply (closed without a
-    byte), ConnectionReset, SendFailed."""
-    start = time.monotonic()
-    ex = _Exchange(sock, request, sink, input_fd)
-    shut = False
-    idle = Deadline(idle_timeout_s)
+    are still delivered (the peer may only have shut its own side)."""
     with new_selector() as sel:
         sock_events = selectors.EVENT_READ
-        sel.register(sock, sock_events)
+        sel.register(ex.sock, sock_events)
         input_registered: Optional[int] = None
         while True:
-            if shutdown and not shut and not ex.pending and ex.input_fd is None:
-                shut = True
-                try:
-                    sock.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass  # already reset or closed: the next read reports how
-                if trace:
-                    trace("request sent; our side shut down for writing")
-            wanted = 0 if ex.peer_closed else selectors.EVENT_READ
-            if ex.pending:
-                wanted |= selectors.EVENT_WRITE
-            if wanted == 0:
-                break  # the peer closed and nothing is left to send
+            wait = ex.plan()
+            if wait is None:
+                break
+            wanted = (selectors.EVENT_READ if wait.read else 0) | \
+                (selectors.EVENT_WRITE if wait.write else 0)
             if wanted != sock_events:
-                sel.modify(sock, wanted)
+                sel.modify(ex.sock, wanted)
                 sock_events = wanted
-            want_input = None if ex.pending or ex.peer_closed else ex.input_fd
-            if want_input != input_registered:
+            if wait.input_fd != input_registered:
                 if input_registered is not None:
                     sel.unregister(input_registered)
-                if want_input is not None:
-                    sel.register(want_input, selectors.EVENT_READ)
-                input_registered = want_input
-            events = sel.select(idle.remaining())
-            if not events and idle.expired():
-                break
-            progressed = False
-            for key, mask in events:
-                if key.fileobj is not sock:
-                    progressed |= ex.on_input()
+                if wait.input_fd is not None:
+                    sel.register(wait.input_fd, selectors.EVENT_READ)
+                input_registered = wait.input_fd
+            readable = writable = input_ready = False
+            for key, mask in sel.select(wait.timeout_s):
+                if key.fileobj is not ex.sock:
+                    input_ready = True
                     continue
-                if mask & selectors.EVENT_READ and not ex.peer_closed:
-                    progressed |= ex.on_readable()
-                if mask & selectors.EVENT_WRITE and ex.pending:
-                    progressed |= ex.on_writable()
-            if progressed:
-                idle = Deadline(idle_timeout_s)
-    elapsed = time.monotonic() - start
-    if trace:
-        end = "the peer closed the connection" if ex.peer_closed else \
-            f"nothing moved for {idle_timeout_s:g} s (idle timeout)"
-        trace(f"sent {ex.sent} bytes, received {ex.received} bytes in {elapsed:.3f} s; {end}")
-    if ex.pending:
-        raise IdleTimeout(f"sending stalled: the peer took nothing for {idle_timeout_s:g} s "
-                          f"({ex.sent} bytes sent, {len(ex.pending)} not delivered)")
-    if ex.received == 0 and ex.peer_closed:
-        raise EmptyReply(f"the peer closed the connection without sending anything "
-                         f"({ex.sent} bytes sent)")
-    if ex.received == 0:
-        raise IdleTimeout(f"nothing received within {idle_timeout_s:g} s "
-                          f"({ex.sent} bytes sent; the connection is open but silent)")
-    return Exchanged(ex.sent, ex.received, ex.peer_closed, elapsed)
+                readable = readable or bool(mask & selectors.EVENT_READ)
+                writable = writable or bool(mask & selectors.EVENT_WRITE)
+            ex.handle(readable, writable, input_ready)
+    return ex.finish()

@@ -48,7 +48,10 @@ def _parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description=(
         "Trace the path to each HOST as Linux traceroute does, every TTL in flight at once, "
         "Paris flow ids by default. --json prints one JSON document (a trace, or a list of "
-        "traces for several hosts)."))
+        "traces for several hosts)."),
+        epilog=("exit status: 0 when the trace ran (reached or not, as Linux traceroute); 2 for "
+                "a bad command line, a name that does not resolve (nothing is sent), or "
+                "sockets that cannot be opened (the message names the fix)."))
     add_family(p)
     method = p.add_mutually_exclusive_group()
     method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",

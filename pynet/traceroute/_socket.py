@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
+from .. import _errqueue as eq
 from .. import _ping_loop as pl
 from .._errors import TraceroutePermissionError, TracerouteSocketError
 from .._trace_loop import ICMP, TCP
@@ -84,11 +85,11 @@ def _common(sock: socket.socket, family: int, *, recverr: bool = True) -> None:
             _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
         return
     if family == 4:
-        _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVERR, 1, "IP_RECVERR")
+        _setopt(sock, socket.IPPROTO_IP, eq.IP_RECVERR, 1, "IP_RECVERR")
         _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
         level, option = socket.IPPROTO_IP, IP_RECVERR_RFC4884
     else:
-        _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVERR, 1, "IPV6_RECVERR")
+        _setopt(sock, socket.IPPROTO_IPV6, eq.IPV6_RECVERR, 1, "IPV6_RECVERR")
         _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT")
         level, option = socket.IPPROTO_IPV6, IPV6_RECVERR_RFC4884
     try:
