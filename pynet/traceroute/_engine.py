@@ -3,7 +3,6 @@ build the result. The loop comes from pynet._backend.module("trace")."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 from dataclasses import dataclass, replace
@@ -11,6 +10,7 @@ from types import ModuleType
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import _backend
+from .._backend import module
 from .. import _trace_loop as tl
 from .. import _wire as w
 from .._errors import ResolveError, TracerouteNameError, TracerouteSocketError
@@ -24,16 +24,6 @@ METHOD_NAMES = {name: number for number, name in METHODS.items()}
 DEFAULT_PORT = {tl.UDP: 33434, tl.UDP_FIXED: 53, tl.ICMP: 0, tl.TCP: 80}
 DEFAULT_PACKET_LEN = {4: 60, 6: 80}
 FLUSH_NS = 200_000_000
-
-
-def module(component: str, backend: Optional[str] = None) -> ModuleType:
-    """pynet._c.<component> or pynet._reference.<component>. A stand-in for
-    _backend.module until that lands: it is used when present."""
-    real = getattr(_backend, "module", None)
-    if real is not None:
-        return real(component, backend)  # type: ignore[no-any-return]
-    package = _backend.active if backend is None else _backend.load(backend)
-    return importlib.import_module(f"{package.__name__}.{component}")
 
 
 @dataclass(frozen=True)
