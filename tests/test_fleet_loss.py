@@ -6,6 +6,7 @@ middle of `pynet fping -l`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 from fleet_netns import FleetNetns, fleet_namespace, loopback_namespace
-from support import outside_env, program
+from support import program
 
 from pynet import fleet
 
@@ -96,7 +97,7 @@ def test_fping_summary_shows_the_loss(lossy: Tuple[FleetNetns, List[str]]) -> No
     before = drops(ns)
     done = subprocess.run([sys.executable, "-m", "pynet.fping", "-q", "-c", str(COUNT), "-p", "4",
                            "-t", "1000", *addresses], capture_output=True, text=True, timeout=120,
-                          cwd="/", env=outside_env())
+                          cwd="/", env=dict(os.environ))
     after = drops(ns)
     assert done.returncode == 0, done.stderr
     for line in done.stderr.splitlines():
@@ -113,7 +114,7 @@ def test_sigint_mid_run_prints_the_summaries() -> None:
     try:
         proc = subprocess.Popen([*ns.prefix(), sys.executable, "-m", "pynet.fping", "-l", "-p", "50",
                                  "127.0.0.1", "127.0.0.2"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd="/", env=outside_env())
+                                stderr=subprocess.PIPE, text=True, cwd="/", env=dict(os.environ))
         assert proc.stdout is not None
         seen = []
         deadline = time.monotonic() + 30

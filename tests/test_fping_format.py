@@ -6,6 +6,7 @@ agree."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -32,9 +33,12 @@ def ns() -> Iterator[FleetNetns]:
 
 
 def run(ns: FleetNetns, ours: bool, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    # Our interpreter keeps the environment (the sanitizer run's LD_PRELOAD
+    # with it); fping gets it without.
     cmd = [sys.executable, "-m", "pynet.fping"] if ours else [program("fping")]
     return subprocess.run([*ns.prefix(), *cmd, *args], capture_output=True, text=True,
-                          timeout=60, cwd="/", env=outside_env(), stdin=subprocess.DEVNULL)
+                          timeout=60, cwd="/", env=dict(os.environ) if ours else outside_env(),
+                          stdin=subprocess.DEVNULL)
 
 
 def fields(text: str) -> Counter[Tuple[str, ...]]:

@@ -166,7 +166,7 @@ def async_case(case: str, n: int) -> List[Row]:
     return rows
 
 
-_SUMMARY = re.compile(r"^\S+ : xmt/rcv/%loss = (\d+)/(\d+)/\d+%(?:, min/avg/max = "
+_SUMMARY = re.compile(r"^\S+ +: xmt/rcv/%loss = (\d+)/(\d+)/\d+%(?:, min/avg/max = "
                       r"[\d.]+/([\d.]+)/[\d.]+)?$")
 
 
