@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import List, NamedTuple, Protocol, Tuple
 
 __all__ = [
-    "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MIN_PAYLOAD", "RECORD", "REPLY",
+    "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MAX_PAYLOAD", "MAX_RETRIES",
+    "MAX_TARGETS", "MAX_WINDOW", "MIN_PAYLOAD", "RECORD", "REPLY", "SEQ_LOG",
     "SEND_FAILED", "TIMEOUT", "Counters", "Engine", "EngineConfig", "Record",
 ]
 
@@ -43,6 +44,12 @@ BAD_CHECKSUM = 2
 # number (network order); the rest is a fill pattern.
 KEY_LEN = 8
 MIN_PAYLOAD = KEY_LEN + 4 + 4
+# Bounds both engines enforce (PN_FLEET_* in csrc/pynet.h).
+MAX_PAYLOAD = 65000
+SEQ_LOG = 65536            # (target, probe) remembered per ICMP seq
+MAX_WINDOW = 65536         # probe slots per target at most
+MAX_TARGETS = 0x7FFFFFFE
+MAX_RETRIES = 1000
 
 # struct pn_fleet_record: ten int64 fields, then the sender's address.
 RECORD = struct.Struct("=10q16s")

@@ -58,8 +58,9 @@ from typing import Deque, List, Optional, Tuple
 
 from .. import _wire as w
 from .._errors import MalformedPacket
-from .._fleet_engine import (BAD_CHECKSUM, DONE, DUP, ERROR, KEY_LEN, MIN_PAYLOAD, REPLY,
-                             SEND_FAILED, TIMEOUT, Counters, EngineConfig, Record)
+from .._fleet_engine import (BAD_CHECKSUM, DONE, DUP, ERROR, KEY_LEN, MAX_PAYLOAD, MAX_RETRIES,
+                             MAX_TARGETS, MAX_WINDOW, MIN_PAYLOAD, REPLY, SEND_FAILED, SEQ_LOG,
+                             TIMEOUT, Counters, EngineConfig, Record)
 from .._errqueue import (IP_RECVERR, IPV6_RECVERR, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
 from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_MEMINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS
 from .checksum import checksum
@@ -73,9 +74,6 @@ NS = 1_000_000_000
 EMPTY, PENDING, ERRORED, FAILED, ANSWERED, TIMED_OUT = range(6)
 # Target flags.
 T_ANSWERED, T_DONE, T_CANCELLED = 1, 2, 4
-SEQ_LOG = 65536
-MAX_PAYLOAD = 65000
-MAX_WINDOW = 65536
 # Sends per sendmmsg batch (C), and the same unit of work here.
 SEND_BATCH = 256
 # How far the rate cap lets sends catch up after a pause.
@@ -117,7 +115,7 @@ def check_config(config: EngineConfig) -> None:
         raise ValueError("count, retries, interval_ns and rate_pps must be >= 0")
     if config.timeout_ns <= 0 or config.period_ns <= 0 or config.batch < 2:
         raise ValueError("timeout_ns and period_ns must be > 0, batch >= 2")
-    if not 1.0 <= config.backoff <= 100.0 or config.retries > 1000:
+    if not 1.0 <= config.backoff <= 100.0 or config.retries > MAX_RETRIES:
         raise ValueError("backoff must be 1..100 and retries <= 1000")
     if window_of(config) > MAX_WINDOW:
         raise ValueError("timeout_ns / period_ns leaves too many probes in flight per target")
@@ -207,7 +205,7 @@ class Engine:
         if family not in self.socks:
             raise ValueError(f"no IPv{family} socket in this engine")
         n = len(addresses) // size
-        if len(self.addr) + n > 0xFFFFFFFF - 1:
+        if len(self.addr) + n > MAX_TARGETS:
             raise ValueError("too many targets")
         first = len(self.addr)
         for i in range(n):
