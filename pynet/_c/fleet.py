@@ -9,7 +9,7 @@ import os
 from typing import Any, List
 
 from .._fleet_engine import KEY_LEN, RECORD, Counters, EngineConfig, Record
-from ._ffi import ffi, ffi_nogil, lib, lib_nogil, pointer
+from ._ffi import ffi, ffi_nogil, lib, lib_nogil, pointer, records_or_raise
 
 __all__ = ["Engine"]
 
@@ -90,16 +90,12 @@ class Engine:
         """run(), with the records left packed (RECORD layout)."""
         self._live()
         n = _run(self._fn, until_ns, flush_ns, self._out, self._cap)
-        if n < 0:
-            raise OSError(-n, os.strerror(-n))
-        return self._view[:n * _SIZE]  # type: ignore[no-any-return]
+        return records_or_raise(n, self._view, _SIZE)
 
     def step_raw(self) -> bytes:
         self._live()
         n = _step(self._fn, self._out, self._cap)
-        if n < 0:
-            raise OSError(-n, os.strerror(-n))
-        return self._view[:n * _SIZE]  # type: ignore[no-any-return]
+        return records_or_raise(n, self._view, _SIZE)
 
     @staticmethod
     def records(raw: bytes) -> List[Record]:

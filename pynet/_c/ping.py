@@ -3,11 +3,11 @@ the GIL released while it waits (pynet._native_nogil)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, List
 
 from .._ping_loop import RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi
+from ._ffi import records_or_raise
 from ._ffi import lib_nogil as lib
 
 __all__ = ["Loop"]
@@ -56,9 +56,7 @@ class Loop:
         """run(), with the records left packed: a worker thread hands them
         over as they are, and the thread that reads them unpacks them."""
         n = _run(self._config, self._state, self._out, self._cap, flush_ns)
-        if n < 0:
-            raise OSError(-n, os.strerror(-n))
-        return self._view[:n * _SIZE]  # type: ignore[no-any-return]
+        return records_or_raise(n, self._view, _SIZE)
 
     @staticmethod
     def records(raw: bytes) -> List[Record]:

@@ -8,6 +8,7 @@ from typing import Any, List
 
 from .._trace_loop import RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi
+from ._ffi import records_or_raise
 from ._ffi import lib_nogil as lib
 
 __all__ = ["Loop", "build_probe"]
@@ -68,9 +69,7 @@ class Loop:
 
     def run(self, flush_ns: int) -> bytes:
         n = _run(self._config, self._state, self._out, self._cap, flush_ns)
-        if n < 0:
-            raise OSError(-n, os.strerror(-n))
-        return self._view[:n * _SIZE]  # type: ignore[no-any-return]
+        return records_or_raise(n, self._view, _SIZE)
 
     @staticmethod
     def records(raw: bytes) -> List[Record]:
