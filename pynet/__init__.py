@@ -11,7 +11,9 @@ says which one is live (PYNET_BACKEND=auto|c|python chooses) and
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Dict
+
+# typing loads only for mypy (see pynet/_records.py): start-up is part of the product.
+TYPE_CHECKING = False
 
 # The backend is chosen at import: a bad PYNET_BACKEND is an ImportError here.
 from ._backend import features as backend_features
@@ -91,6 +93,8 @@ _LAZY: Dict[str, str] = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any, Dict
+
     from . import bench, echo, exporter, fleet, icmp, sntp, tcp
     from .fleet import FleetResult
     from .traceroute import TraceResult, async_traceroute

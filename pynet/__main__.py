@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 __all__ = ["main"]
 

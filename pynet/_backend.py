@@ -22,11 +22,15 @@ import importlib
 import os
 import warnings
 from types import ModuleType
-from typing import Any, FrozenSet, List, Optional, Protocol, Type
 
-from ._ping_loop import Counters, LoopConfig, Record
+# typing loads only for mypy: `pynet ping` pays for no more than it runs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, FrozenSet, List, Optional, Protocol, Type
 
-__all__ = ["BACKENDS", "PingLoop", "active", "features", "has", "load", "module", "name",
+    from ._ping_loop import Counters, LoopConfig, Record
+
+__all__ = ["BACKENDS", "active", "features", "has", "load", "module", "name",
            "ping_loop"]
 
 BACKENDS = ("c", "python")
@@ -79,23 +83,24 @@ def module(component: str, backend: Optional[str] = None) -> ModuleType:
     return importlib.import_module(f"{package.__name__}.{component}")
 
 
-class PingLoop(Protocol):
-    """The one-target ping loop (csrc/ping.c, pynet/_reference/ping.py)."""
+if TYPE_CHECKING:
+    class PingLoop(Protocol):
+        """The one-target ping loop (csrc/ping.c, pynet/_reference/ping.py)."""
 
-    def __init__(self, config: LoopConfig) -> None: ...
+        def __init__(self, config: LoopConfig) -> None: ...
 
-    def run(self, flush_ns: int) -> List[Record]: ...
+        def run(self, flush_ns: int) -> List[Record]: ...
 
-    def run_raw(self, flush_ns: int) -> Any:
-        """run(), with the records left packed: a worker thread hands them
-        over as they are, and the thread that reads them unpacks them."""
+        def run_raw(self, flush_ns: int) -> Any:
+            """run(), with the records left packed: a worker thread hands them
+            over as they are, and the thread that reads them unpacks them."""
 
-    @staticmethod
-    def records(raw: Any) -> List[Record]: ...
+        @staticmethod
+        def records(raw: Any) -> List[Record]: ...
 
-    def counters(self) -> Counters: ...
+        def counters(self) -> Counters: ...
 
-    def close(self) -> None: ...
+        def close(self) -> None: ...
 
 
 def ping_loop(backend: Optional[str] = None) -> Type[PingLoop]:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 import socket
 import sys
-from typing import Any, Optional, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional, TypeAlias, Union
 
 __all__ = ["Buffer", "as_buffer", "family", "integer", "number", "packed_address", "port", "seconds",
            "uint"]
 
 # What every function that takes packet bytes accepts (any other buffer
 # goes through as_buffer first).
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer: TypeAlias = "Union[bytes, bytearray, memoryview]"
 
 
 def integer(value: Any, name: str, low: int, high: Optional[int] = None) -> int:

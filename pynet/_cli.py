@@ -1,26 +1,41 @@
 """What every command-line tool shares: an argument parser whose errors are
 one line, and a main() wrapper that turns errors into one line on stderr and
-an exit code, never a traceback."""
+an exit code, never a traceback.
+
+argparse itself loads only when a tool builds its parser (ArgumentParser is
+looked up lazily): ping parses with pynet._argv and never pays for it."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
-from typing import Callable, List, NoReturn, Optional, Sequence
+TYPE_CHECKING = False
 
 from ._errors import PynetError, UsageError
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, NoReturn, Optional, Sequence
+
+    import argparse
+
+    from ._cli_argparse import ArgumentParser
 
 __all__ = ["ArgumentParser", "UsageError", "add_family", "port", "run_main", "seconds", "warn"]
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error raises UsageError (one line, exit 2)
-    instead of printing the usage block and exiting."""
+def __getattr__(name: str) -> Any:
+    if name == "ArgumentParser":
+        from ._cli_argparse import ArgumentParser
 
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        return ArgumentParser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _type_error(message: str) -> NoReturn:
+    import argparse
+
+    raise argparse.ArgumentTypeError(message)
 
 
 def seconds(text: str) -> float:
@@ -28,9 +43,9 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        _type_error(f"not a number of seconds: {text!r}")
     if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+        _type_error(f"must be a positive number of seconds, got {text!r}")
     return value
 
 
@@ -39,13 +54,13 @@ def port(text: str) -> int:
     try:
         value = int(text, 10)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        _type_error(f"not a port number: {text!r}")
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {value}")
+        _type_error(f"port must be in 1..65535, got {value}")
     return value
 
 
-def add_family(parser: argparse.ArgumentParser) -> None:
+def add_family(parser: Any) -> None:
     """-4 / -6, one or the other: args.family is 4, 6 or None (either)."""
     family = parser.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const=4, help="IPv4 only")

@@ -24,7 +24,12 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from typing import Iterable, NamedTuple, Optional, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, NamedTuple, Optional, Tuple
+else:
+    from ._records import NamedTuple
 
 __all__ = [
     "CONTROL_LEN",

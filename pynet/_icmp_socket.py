@@ -11,10 +11,13 @@ import array
 import errno
 import socket
 import struct
-from typing import Callable, Iterable, Optional, Tuple
 
 from . import _ping_loop as pl
 from . import _wire as w
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Optional, Tuple, TypeAlias
 
 __all__ = ["create", "id_filter", "setopt", "size_rcvbuf", "type_filter"]
 
@@ -29,8 +32,8 @@ BPF_RET_K = 0x06
 BPF_ACCEPT = 0xFFFFFFFF
 BPF_DROP = 0
 
-SocketErrorFactory = Callable[[int, str], Exception]
-PermissionFactory = Callable[[str], Exception]
+SocketErrorFactory: TypeAlias = "Callable[[int, str], Exception]"
+PermissionFactory: TypeAlias = "Callable[[str], Exception]"
 
 
 # struct sock_filter (code, jt, jf, k) and struct sock_fprog (len, then a

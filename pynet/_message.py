@@ -5,13 +5,18 @@ flat field list that both backends fill (enum pn_icmp_field in csrc/pynet.h).
 from __future__ import annotations
 
 import socket
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _wire as w
 
-__all__ = ["IcmpMessage", "from_fields"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
-Buffer = Union[bytes, bytearray, memoryview]
+    from ._checks import Buffer
+else:
+    from ._records import NamedTuple
+
+__all__ = ["IcmpMessage", "from_fields"]
 
 
 class IcmpMessage(NamedTuple):

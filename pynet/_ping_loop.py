@@ -10,7 +10,12 @@ plain tuples in RECORD layout, and must agree record for record.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Tuple, TypeAlias
+else:
+    from ._records import NamedTuple
 
 __all__ = [
     "BAD_CHECKSUM", "DUP", "ERROR", "FLOOD_WAIT_NS", "LOCAL_ERROR", "NOTICE", "OUTSTANDING",
@@ -45,7 +50,7 @@ RXBUF = 65600
 RECORD = struct.Struct("=10q16s")
 
 # (kind, seq, rtt_ns, ttl, bytes, flags, type, code, info, when_ns, from)
-Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
+Record: TypeAlias = "Tuple[int, int, int, int, int, int, int, int, int, int, bytes]"
 
 
 class LoopConfig(NamedTuple):

@@ -7,15 +7,18 @@ pulls in ssl and costs every command-line tool about 25 ms of start-up.
 from __future__ import annotations
 
 import socket
-from typing import List, Optional, Tuple, Union
 
 from ._checks import family as checked_family
 from ._errors import ResolveError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple, TypeAlias, Union
+
 __all__ = ["Address", "resolve", "resolve_async", "version_of"]
 
-SockAddr = Union[Tuple[str, int], Tuple[str, int, int, int]]
-Address = Tuple[int, SockAddr]  # (socket.AF_INET or AF_INET6, sockaddr)
+SockAddr: TypeAlias = "Union[Tuple[str, int], Tuple[str, int, int, int]]"
+Address: TypeAlias = "Tuple[int, SockAddr]"  # (socket.AF_INET or AF_INET6, sockaddr)
 
 
 def version_of(af: int) -> int:

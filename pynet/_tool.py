@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 __all__ = ["make_callable"]
 

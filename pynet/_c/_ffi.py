@@ -7,15 +7,19 @@ pynet._native_nogil releases it (work that may run long or block).
 from __future__ import annotations
 
 import os
-from typing import Any, Union
 
 from .._native import ffi, lib
 from .._native_nogil import ffi as ffi_nogil
 from .._native_nogil import lib as lib_nogil
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Union
+
+    from .._checks import Buffer
+
 __all__ = ["ffi", "ffi_nogil", "lib", "lib_nogil", "pointer", "records_or_raise"]
 
-Buffer = Union[bytes, bytearray, memoryview]
 _from_buffer = ffi.from_buffer
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Union
 
 from ._ffi import lib, lib_nogil, pointer
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
+
+    from .._checks import Buffer
+
 __all__ = ["NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "sum16"]
 
-Buffer = Union[bytes, bytearray, memoryview]
 
 # From this size on the sum takes long enough (several microseconds) that
 # other Python threads should run meanwhile: release the GIL.

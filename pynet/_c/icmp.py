@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import struct
-import threading
-from typing import Any, List, Optional, Tuple, Union
+from _thread import _local as _thread_local  # threading.local, without threading
 
 from .. import _wire as w
 from .._errors import MalformedPacket
 from .._message import IcmpMessage, from_fields
 from ._ffi import ffi, lib, pointer
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Tuple, Union
+
+    from .._checks import Buffer
+
 __all__ = ["echo_build", "ext_parse", "parse", "parse_fields"]
 
-Buffer = Union[bytes, bytearray, memoryview]
 _NULL = ffi.NULL
 _HEADER = w.ICMP_HEADER
 _FIELDS = struct.Struct(f"={w.F_COUNT}q")  # int64_t fields[PN_F_COUNT]
 _checksum = lib.pn_checksum
 _sum16 = lib.pn_sum16
 _parse = lib.pn_icmp_parse
-_scratch = threading.local()
+_scratch = _thread_local()
 _unpack_from = _FIELDS.unpack_from
 _from_fields = from_fields
 

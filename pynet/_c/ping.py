@@ -3,12 +3,15 @@ the GIL released while it waits (pynet._native_nogil)."""
 
 from __future__ import annotations
 
-from typing import Any, List
 
 from .._ping_loop import RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi
 from ._ffi import records_or_raise
 from ._ffi import lib_nogil as lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List
 
 __all__ = ["Loop"]
 

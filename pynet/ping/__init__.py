@@ -12,12 +12,15 @@ runs in C (csrc/ping.c) with a pure-Python twin (pynet/_reference/ping.py).
 
 from __future__ import annotations
 
-from typing import List, Optional
 
 from .._errors import PingError, PingNameError, PingPermissionError, PingSocketError
 from .._tool import make_callable
 from ._api import async_ping, ping
 from ._result import PingIcmpError, PingReply, PingResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:

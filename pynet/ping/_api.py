@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
 
 from .. import _checks as checks
 from .._ping_loop import PATTERN_MAX
 from ._result import PingResult, Tally
 from ._session import Plan, Session, lookup
 from ._socket import PMTUDISC, SocketOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_SIZE", "async_ping", "check_arguments", "ping"]
 

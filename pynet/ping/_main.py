@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, List, Optional
 
 from .._cli import run_main
 from ._api import DEFAULT_TIMEOUT, MAX_SIZE
@@ -16,6 +15,10 @@ from ._output import TextOutput, header
 from ._result import Tally
 from ._session import Plan, Session, lookup
 from ._socket import SocketOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional
 
 __all__ = ["main", "run"]
 

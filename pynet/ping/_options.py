@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional
 
-from .._cli import ArgumentParser, add_family
+from .._argv import Parser
+from .._cli import add_family
 from .._errors import PingError
 from .._ping_loop import PATTERN_MAX
 from ._api import MAX_SIZE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, NamedTuple, Optional
+else:
+    from .._records import NamedTuple
 
 __all__ = ["Options", "parse"]
 
@@ -162,8 +168,8 @@ _size.__name__ = f"size (0..{MAX_SIZE[6]})"
 _ttl.__name__ = "TTL (1..255)"
 
 
-def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="ping", usage=USAGE, description=DESCRIPTION, epilog=EPILOG)
+def parser() -> Parser:
+    p = Parser(prog="ping", usage=USAGE, description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("host", metavar="HOST", nargs="?", help="host name or IP address")
     p.add_argument("-c", dest="count", type=_count, default=0, metavar="COUNT",
                    help="stop after COUNT replies (or COUNT requests without -w)")
@@ -230,7 +236,7 @@ def parser() -> ArgumentParser:
 
 
 def parse(argv: List[str]) -> Options:
-    args = parser().parse_intermixed_args(argv)
+    args = parser().parse(argv)
     if args.rroute and args.timestamp:
         raise _fatal("only one of -T or -R may be used")
     if args.host is None:

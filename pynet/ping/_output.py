@@ -6,13 +6,16 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Dict, List, Optional, TextIO
 
 from .. import _ping_loop as pl
 from .._ping_loop import Counters, Record
 from ._icmp_text import describe
 from ._result import address_text
 from ._stats import RttStats, format_ms, loss_text, rtt_us
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, TextIO
 
 __all__ = ["TextOutput", "header"]
 

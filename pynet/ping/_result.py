@@ -4,12 +4,17 @@ round-trip statistics in milliseconds."""
 from __future__ import annotations
 
 import socket
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .. import _ping_loop as pl
 from .._ping_loop import Counters, Record
 from ._icmp_text import describe
 from ._stats import RttStats, loss_percent
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+else:
+    from .._records import NamedTuple
 
 __all__ = ["PingIcmpError", "PingReply", "PingResult", "Tally"]
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 from .. import _backend
 from .._errors import PingError, PingNameError, ResolveError
 from .._ping_loop import Counters, LoopConfig, Record
 from ._socket import IcmpSocket, SocketOptions, open_socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
+else:
+    from .._records import NamedTuple
 
 __all__ = ["Plan", "Session", "lookup"]
 

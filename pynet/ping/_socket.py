@@ -7,13 +7,18 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import NamedTuple, Optional, Tuple
 
 from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
 from .. import _wire as w
 from .._errors import PingPermissionError, PingSocketError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Optional, Tuple
+else:
+    from .._records import NamedTuple
 
 __all__ = ["IcmpSocket", "SocketOptions", "open_socket"]
 
@@ -41,7 +46,6 @@ class SocketOptions(NamedTuple):
     sndbuf: Optional[int] = None       # -S: SO_SNDBUF
     ident: Optional[int] = None        # -e: the echo id
     sticky: bool = False               # -B: bind to the source address found
-
 
 
 class IcmpSocket(NamedTuple):

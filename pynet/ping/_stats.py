@@ -7,7 +7,10 @@ from __future__ import annotations
 import math
 import operator
 import struct
-from typing import List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 __all__ = ["RttStats", "format_ms", "loss_percent", "loss_text", "rtt_us"]
 
