@@ -141,7 +141,11 @@ class Pinger:
             raise ValueError(f"count must be an int >= 1, got {count!r}")
         if self.engine is None:
             self.open()
-        fam, value, scope_id = await self._address(host, family)
+        literal = _literal(host)
+        if literal is not None and (family is None or family == literal[0]):
+            fam, value, scope_id = literal  # no coroutine for an address: 1,000 calls add up
+        else:
+            fam, value, scope_id = await self._address(host, family)
         if self.engine is None:
             raise RuntimeError("the Pinger was closed")
         packed = value.to_bytes(4 if fam == 4 else 16, "big")
@@ -244,6 +248,12 @@ class Pinger:
             tally.target(t, call.family).failed += 1
             call.finals += 1
         if call.finals >= call.count and self.engine is not None:
+            # Final now: answer the call in this step rather than at the DONE
+            # record the cancel brings on the next one (which finds no call).
             self.engine.cancel(t)
+            del self.calls[t]
+            result = tally.done(t, call.count, call.host, call.address, call.family)
+            if not call.future.done():
+                call.future.set_result(result)
             self._kick()
 
