@@ -17,7 +17,7 @@ from typing import List, Optional
 from .._errors import PingError, PingNameError, PingPermissionError, PingSocketError
 from .._tool import make_callable
 from ._api import async_ping, ping
-from ._result import PingIcmpError, PingReply, PingResult
+from ._result import IpTimestamp, PingIcmpError, PingReply, PingResult
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -29,6 +29,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 __all__ = [
+    "IpTimestamp",
     "PingError",
     "PingIcmpError",
     "PingNameError",
