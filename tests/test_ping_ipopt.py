@@ -21,7 +21,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import pytest
 from ping_lines import parse
 from ping_netns import Netns, host_namespace
-from support import cli, need_root, offline, outside_env, program
+from support import cli, need_root, offline, program
 from test_ping_options import iputils, pynet_ping
 from trace_chain import Chain
 
