@@ -53,6 +53,8 @@ static socklen_t pn__sockaddr(const struct pn_ping_config *c, struct sockaddr_st
         sin6->sin6_family = AF_INET6;
         memcpy(&sin6->sin6_addr, c->target, 16);
         sin6->sin6_scope_id = c->scope_id;
+        /* -F: with IPV6_FLOWINFO_SEND on, the kernel takes the label from here. */
+        sin6->sin6_flowinfo = htonl(c->flowinfo);
         return sizeof(*sin6);
     }
 }
@@ -344,9 +346,17 @@ static void pn__update_interval(const struct pn_ping_config *c, struct pn_ping_s
         s->adaptive_ns = c->min_interval_ns;
 }
 
+/* The IPv4 options a reply came with: from its header on a raw socket, or
+ * the IP_RETOPTS control message on a datagram one. */
+struct pn__options {
+    const uint8_t *bytes;
+    size_t len;
+};
+
 static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
                       struct pn_ping_record *out, size_t *n, const int64_t *f,
-                      const uint8_t *buf, int64_t when, int ttl, const uint8_t *from)
+                      const uint8_t *buf, int64_t when, int ttl, const uint8_t *from,
+                      struct pn__options opts)
 {
     unsigned seq = (unsigned)f[PN_F_SEQ];
     struct pn_ping_record *r;
@@ -369,6 +379,9 @@ static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
     r->ttl = f[PN_F_TTL] >= 0 ? f[PN_F_TTL] : ttl;
     r->bytes = f[PN_F_PAYLOAD_LEN] + PN_ICMP_HEADER_LEN;
     memcpy(r->from, from, pn__addr_len(c->family));
+    r->options_len = (int64_t)opts.len;
+    if (opts.len > 0)
+        memcpy(r->options, opts.bytes, opts.len);
     if (f[PN_F_CHECKSUM_OK] == 0) {
         r->flags = PN_PING_BAD_CHECKSUM;
         s->corrupted++;
@@ -393,6 +406,9 @@ static void pn__reply(const struct pn_ping_config *c, struct pn_ping_state *s,
         r->code = s->tx[PN_ICMP_HEADER_LEN + wrong];
         r->info = buf[f[PN_F_PAYLOAD_OFF] + wrong];
         s->wrong_data++;
+        /* Kept for iputils' dump of the payload after the wrong byte. */
+        s->wrong_len = c->payload_len;
+        memcpy(s->wrong_payload, buf + f[PN_F_PAYLOAD_OFF], (size_t)c->payload_len);
     }
 }
 
@@ -446,6 +462,7 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
         int64_t f[PN_F_COUNT];
         int64_t when = 0;
         int ttl = -1, rc, type;
+        struct pn__options opts = { NULL, 0 };
         ssize_t len;
 
         memset(&msg, 0, sizeof(msg));
@@ -486,6 +503,12 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
                         (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_HOPLIMIT)) &&
                        cm->cmsg_len >= PN__CMSG_INT_LEN) {
                 memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+            } else if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RETOPTS &&
+                       cm->cmsg_len > CMSG_LEN(0)) {
+                opts.bytes = CMSG_DATA(cm);
+                opts.len = cm->cmsg_len - CMSG_LEN(0);
+                if (opts.len > PN_PING_OPTIONS_MAX)
+                    opts.len = PN_PING_OPTIONS_MAX;
             }
         }
         /* -U: user to user, timed on reading as iputils does with it. */
@@ -501,12 +524,21 @@ static long pn__receive(const struct pn_ping_config *c, struct pn_ping_state *s,
             s->malformed++;
             continue;
         }
+        if (c->raw && c->family == 4) {
+            /* The parse checked that the header (20 to 60 bytes) is all there. */
+            size_t header_len = (size_t)(s->rx[0] & 0x0f) * 4;
+            opts.bytes = s->rx + PN_IPV4_MIN_HEADER_LEN;
+            opts.len = header_len - PN_IPV4_MIN_HEADER_LEN;
+        }
         type = (int)f[PN_F_TYPE];
-        if (type == (c->family == 4 ? PN_ICMP_ECHO_REPLY : PN_ICMP6_ECHO_REPLY))
-            pn__reply(c, s, out, n, f, s->rx, when, ttl, from);
-        else if (c->raw && c->family == 4 &&
-                 (type == PN_ICMP_REDIRECT || type == PN_ICMP_SOURCE_QUENCH))
+        if (type == (c->family == 4 ? PN_ICMP_ECHO_REPLY : PN_ICMP6_ECHO_REPLY)) {
+            pn__reply(c, s, out, n, f, s->rx, when, ttl, from, opts);
+            if (s->wrong_len > 0)
+                return got;  /* the caller reads its payload before the next one comes */
+        } else if (c->raw && c->family == 4 &&
+                   (type == PN_ICMP_REDIRECT || type == PN_ICMP_SOURCE_QUENCH)) {
             pn__notice(c, s, out, n, f, s->rx, when, from);
+        }
         if (pn__may_send(c, s)) {
             int64_t due = pn__send_due(c, s);
             if (due == 0 || due <= pn__now(CLOCK_MONOTONIC))
@@ -627,6 +659,7 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
         return -EMSGSIZE;
     if (c->pattern_len < 0 || c->pattern_len > PN_PING_PATTERN_MAX)
         return -EINVAL;
+    s->wrong_len = 0;
     for (;;) {
         struct pollfd pfd;
         struct timespec timeout;
@@ -665,6 +698,8 @@ long pn_ping_run(const struct pn_ping_config *c, struct pn_ping_state *s,
         if (rc < 0)
             return rc;
         events += rc;
+        if (s->wrong_len > 0)
+            return (long)n;  /* a reply whose payload is in s->wrong_payload ends the batch */
         if (errors_queued) {
             errors_queued = 0;
             rc = pn__receive_errors(c, s, out, &n, cap);

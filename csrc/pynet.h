@@ -290,6 +290,8 @@ enum pn_ping_flag {
 };
 /* -p: at most this many pattern bytes fill the payload. */
 #define PN_PING_PATTERN_MAX 16
+/* The most IPv4 option bytes a header holds (60 minus the fixed 20). */
+#define PN_PING_OPTIONS_MAX 40
 
 /* How long flood mode (interval 0) waits for a reply before sending the
  * next request anyway: a hundred requests a second, as iputils does. */
@@ -319,6 +321,7 @@ struct pn_ping_config {
     int user_latency;         /* -U: replies timed on reading, not by the kernel's stamp */
     int64_t min_interval_ns;  /* -A: the shortest interval allowed (2 ms for users) */
     int any_source;           /* -b: a broadcast target, answered from other addresses */
+    uint32_t flowinfo;        /* -F: the IPv6 flow label every request carries (host order) */
 };
 
 /* Counters and tables that live across calls; zero it before the first
@@ -336,11 +339,16 @@ struct pn_ping_state {
     int64_t wrong_data;       /* replies whose payload differed from what was sent */
     int64_t ewma_us8;         /* iputils' rtt: 8 times the moving average, in microseconds */
     int64_t adaptive_ns;      /* -A: the interval now in force; 0 before the first reply */
+    int64_t wrong_len;        /* bytes in wrong_payload */
     int64_t sent_real_ns[PN_PING_SEQS]; /* CLOCK_REALTIME just before each send; 0 unsent */
     int64_t sent_mono_ns[PN_PING_SEQS];
     uint8_t answered[PN_PING_SEQS / 8];
     uint8_t tx[PN_PING_RXBUF];
     uint8_t rx[PN_PING_RXBUF];
+    /* The payload of the latest reply whose data differed, as it came:
+     * pn_ping_run returns right after such a reply, so each batch holds
+     * at most one, and this is its payload until the next call. */
+    uint8_t wrong_payload[PN_PING_RXBUF];
 };
 
 /* One event, as flat as the caller reads it. */
@@ -355,6 +363,8 @@ struct pn_ping_record {
     int64_t info;             /* errors: MTU, pointer, gateway; local errors: errno */
     int64_t when_ns;          /* CLOCK_REALTIME of the event */
     uint8_t from[16];         /* replies and errors: the sender's address */
+    int64_t options_len;      /* replies: IPv4 option bytes that came with it (RR, TS) */
+    uint8_t options[PN_PING_OPTIONS_MAX];
 };
 
 /* Drive the ping loop: send requests on schedule, receive replies and

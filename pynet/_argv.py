@@ -4,8 +4,8 @@ Python itself, and argparse with gettext, locale and shutil is a third of it).
 
 `Parser` takes the subset of argparse's `add_argument` that such a tool uses
 (short options that may be bundled, `-c1` or `-c 1`; long options, also as
-unambiguous prefixes and `--opt=value`; one optional positional anywhere on
-the line; `--`; mutually exclusive groups) and fails with argparse's words.
+unambiguous prefixes and `--opt=value`; one positional, nargs "?" or "*",
+anywhere on the line; `--`; mutually exclusive groups) and fails with argparse's words.
 `-h`/`--help` builds the real argparse parser from the same rows, so the help
 text is argparse's and no option is declared twice. tests/test_argv.py checks
 that both parsers agree on every command line Hypothesis can think of.
@@ -28,7 +28,7 @@ _SUPPRESS = object()
 
 class _Row:
     __slots__ = ("flags", "kwargs", "dest", "action", "type", "const", "default", "group",
-                 "takes_value", "positional")
+                 "takes_value", "positional", "nargs")
 
     def __init__(self, flags: Tuple[str, ...], kwargs: Dict[str, Any],
                  group: Optional[_Group]) -> None:
@@ -38,9 +38,10 @@ class _Row:
         self.action = kwargs.get("action", "store")
         if self.action not in ("store", "store_true", "store_const"):
             raise ValueError(f"pynet._argv: unsupported action {self.action!r}")
+        self.nargs = kwargs.get("nargs")
         if self.positional:
-            if kwargs.get("nargs") != "?":
-                raise ValueError("pynet._argv: only one nargs='?' positional is supported")
+            if self.nargs not in ("?", "*"):
+                raise ValueError("pynet._argv: a positional takes nargs '?' or '*'")
             self.dest = flags[0]
         else:
             long = [f for f in flags if f.startswith("--")]
@@ -49,7 +50,8 @@ class _Row:
         self.type: Optional[Callable[[str], Any]] = kwargs.get("type")
         self.const = kwargs.get("const")
         self.takes_value = self.action == "store"
-        self.default = kwargs.get("default", False if self.action == "store_true" else None)
+        self.default = kwargs.get("default", False if self.action == "store_true" else
+                                  [] if self.nargs == "*" else None)
         self.group = group
 
     def name(self) -> str:
@@ -256,8 +258,11 @@ class Parser:
             positional.append(arg)
         if required is not None:
             self._error(f"argument {required.name()}: expected one argument")
-        if self._positional is not None and positional:
-            row = self._positional
+        row = self._positional
+        if row is not None and row.nargs == "*":
+            values[row.dest] = [self._convert(row, text) for text in positional]
+            positional = []
+        elif row is not None and positional:
             values[row.dest] = self._convert(row, positional.pop(0))
         extras.extend(positional)
         if extras:

@@ -98,6 +98,10 @@ if TYPE_CHECKING:
         @staticmethod
         def records(raw: Any) -> List[Record]: ...
 
+        def wrong_payload(self) -> bytes:
+            """The payload of the batch's reply whose data differed (a batch
+            ends with one), as it came; b"" when none did."""
+
         def counters(self) -> Counters: ...
 
         def close(self) -> None: ...

@@ -18,8 +18,8 @@ else:
     from ._records import NamedTuple
 
 __all__ = [
-    "BAD_CHECKSUM", "DUP", "ERROR", "FLOOD_WAIT_NS", "LOCAL_ERROR", "NOTICE", "OUTSTANDING",
-    "PATTERN_MAX", "RECORD", "REPLY", "SEND_FAILED", "SEQS", "WRONG_DATA", "Counters",
+    "BAD_CHECKSUM", "DUP", "ERROR", "FLOOD_WAIT_NS", "LOCAL_ERROR", "NOTICE", "OPTIONS_MAX",
+    "OUTSTANDING", "PATTERN_MAX", "RECORD", "REPLY", "SEND_FAILED", "SEQS", "WRONG_DATA", "Counters",
     "LoopConfig", "Record",
 ]
 
@@ -38,6 +38,8 @@ BAD_CHECKSUM = 2
 WRONG_DATA = 4
 # -p: at most this many pattern bytes.
 PATTERN_MAX = 16
+# The most IPv4 option bytes a header holds (60 minus the fixed 20).
+OPTIONS_MAX = 40
 
 # Flood mode sends the next request when the last one is answered, or after
 # this long: a hundred requests a second, as iputils does.
@@ -46,11 +48,13 @@ SEQS = 65536
 # Room for the largest IPv4 datagram: -s 65000 is never truncated.
 RXBUF = 65600
 
-# struct pn_ping_record: ten int64 fields, then the sender's address.
-RECORD = struct.Struct("=10q16s")
+# struct pn_ping_record: ten int64 fields, the sender's address, then the
+# IPv4 options a reply came with (their length, and the bytes, zero-padded).
+RECORD = struct.Struct(f"=10q16sq{OPTIONS_MAX}s")
 
-# (kind, seq, rtt_ns, ttl, bytes, flags, type, code, info, when_ns, from)
-Record: TypeAlias = "Tuple[int, int, int, int, int, int, int, int, int, int, bytes]"
+# (kind, seq, rtt_ns, ttl, bytes, flags, type, code, info, when_ns, from,
+#  options_len, options)
+Record: TypeAlias = "Tuple[int, int, int, int, int, int, int, int, int, int, bytes, int, bytes]"
 
 
 class LoopConfig(NamedTuple):
@@ -73,6 +77,7 @@ class LoopConfig(NamedTuple):
     user_latency: bool = False  # -U: replies timed on reading, not by the kernel
     min_interval_ns: int = 0   # -A: the shortest interval allowed
     any_source: bool = False   # -b: a broadcast target, answered from other addresses
+    flowinfo: int = 0          # -F: the IPv6 flow label every request carries
 
 
 class Counters(NamedTuple):
@@ -93,6 +98,7 @@ class Counters(NamedTuple):
 SO_TIMESTAMPNS = 35
 IP_TTL = 2
 IP_RECVTTL = 12
+IP_RETOPTS = 7             # datagram sockets: a reply's IPv4 options, as a cmsg
 IPV6_RECVHOPLIMIT = 51
 IPV6_HOPLIMIT = 52
 SOL_RAW = 255

@@ -11,16 +11,23 @@ PATTERNS: List[Tuple[str, "re.Pattern[str]"]] = [(kind, re.compile(rx)) for kind
     ("header4", r"^PING (?P<host>\S+) \((?P<addr>[\d.]+)\) (?:from (?P<src>\S+) (?P<dev>\S*): )?"
                 r"(?P<size>\d+)\((?P<total>\d+)\) bytes of data\.$"),
     ("header6", r"^PING (?P<host>\S+)\((?P<addr>[\da-fA-F:.%\w]+)\) "
+                r"(?:, flow 0x(?P<flow>[\da-f]{5}), )?"
                 r"(?:from (?P<src>\S+) (?P<dev>\S*): )?(?P<size>\d+) data bytes$"),
     ("reply", r"^" + STAMP + r"(?P<bytes>\d+) bytes from (?P<from>.+?): "
               r"icmp_seq=(?P<seq>\d+)(?: ttl=(?P<ttl>\d+))?(?: time=(?P<time>\d+(?:\.\d+)?) ms)?"
               r"(?P<dup> \(DUP!\))?(?P<bad> \(BAD CHECKSUM!\))?(?P<trunc> \(truncated\))?"
-              r"(?P<bell>\a)?$"),
+              r"(?P<bell>\a)?(?P<same>\t\(same route\))?$"),
     ("pattern", r"^PATTERN: 0x(?P<pattern>[\da-f]*)$"),
     ("wrong", r"^wrong data byte #(?P<index>\d+) should be 0x(?P<sent>[\da-f]+) "
               r"but was 0x(?P<got>[\da-f]+)(?P<bell>\a)?$"),
-    # iputils dumps the payload after a wrong byte (pynet does not)
-    ("dump", r"^#\d+\t[\da-f ]*\a?$"),
+    # the payload, dumped after a wrong byte
+    ("dump", r"^#(?P<offset>\d+)\t(?P<hex>[\da-f ]*)(?P<bell>\a)?$"),
+    # a reply's IPv4 options: the first line of each, then a line per entry
+    ("rr", r"^RR: \t(?P<entry>.+)$"),
+    ("ts", r"^TS: \t(?P<entry>.+)$"),
+    ("srr", r"^(?P<strict>[LS])SRR: \t(?P<entry>.+)$"),
+    ("entry", r"^\t(?P<entry>.+)$"),
+    ("unrecorded", r"^Unrecorded hops: (?P<hops>\d+)$"),
     ("error", r"^" + STAMP + r"From (?P<from>\S+(?: \(\S+\))?) icmp_seq=(?P<seq>\d+) (?P<text>.+)$"),
     ("outstanding", r"^" + STAMP + r"no answer yet for icmp_seq=(?P<seq>\d+)$"),
     ("blank", r"^\s*$"),

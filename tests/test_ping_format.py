@@ -62,6 +62,13 @@ def test_headers() -> None:
         "PING h (127.0.0.1) from 127.0.0.1 lo: 8(36) bytes of data."
     assert header("h", "127.0.0.1", 4, 56, "127.0.0.1", None) == \
         "PING h (127.0.0.1) from 127.0.0.1 : 56(84) bytes of data."
+    # -R / -T: iputils counts 40 option bytes; -F: the label before the source
+    assert header("h", "127.0.0.1", 4, 56, None, None, options_len=40) == \
+        "PING h (127.0.0.1) 56(124) bytes of data."
+    assert header("::1", "::1", 6, 56, "::1", "lo", flowlabel=0x12345) == \
+        "PING ::1(::1) , flow 0x12345, from ::1 lo: 56 data bytes"
+    assert header("::1", "::1", 6, 56, None, None, flowlabel=0xab) == \
+        "PING ::1(::1) , flow 0x000ab, 56 data bytes"
 
 
 @pytest.mark.parametrize("family, icmp_type, code, info, text", [
@@ -183,3 +190,6 @@ def test_record_layout_matches_c(c_backend: ModuleType) -> None:
     from pynet._c._ffi import ffi_nogil
     assert ffi_nogil.sizeof("struct pn_ping_record") == pl.RECORD.size
     assert ffi_nogil.offsetof("struct pn_ping_record", "from") == 80
+    assert ffi_nogil.offsetof("struct pn_ping_record", "options_len") == 96
+    assert ffi_nogil.offsetof("struct pn_ping_record", "options") == 104
+    assert pl.RECORD.size == 104 + pl.OPTIONS_MAX

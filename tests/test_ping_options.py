@@ -42,7 +42,8 @@ SAME = {
     "header6": ("host", "addr", "size"),
     "reply": ("bytes", "from", "seq", "ttl", "dup", "bad", "trunc", "bell"),
     "pattern": ("pattern",),
-    "wrong": ("index", "sent", "got"),
+    "wrong": ("index", "sent", "got", "bell"),
+    "dump": ("offset", "hex", "bell"),
     "counts": ("tx", "rx", "dups", "corrupted", "errors", "loss"),
 }
 
@@ -50,8 +51,6 @@ SAME = {
 def shape(text: str) -> List[Tuple[str, Dict[str, object]]]:
     out: List[Tuple[str, Dict[str, object]]] = []
     for kind, fields in parse(text):
-        if kind == "dump":
-            continue  # iputils' hex dump after a wrong byte: pynet prints none
         keep: Dict[str, object] = {k: fields[k] for k in SAME.get(kind, ())}
         if kind == "reply":
             keep["timed"] = fields["time"] is not None
@@ -331,10 +330,13 @@ def mangler() -> Iterator[Netns]:
         ns.close()
 
 
-def test_wrong_data_reported_as_iputils(mangler: Netns, backend: ModuleType) -> None:
+@pytest.mark.parametrize("extra", [[], ["-a"]], ids=["plain", "audible"])
+def test_wrong_data_reported_as_iputils(mangler: Netns, backend: ModuleType,
+                                        extra: List[str]) -> None:
     """The responder flips payload byte 20 of every reply: both say which
-    byte, what was sent and what came back."""
-    args = ["-c", "2", "-i", "0.2", mangler.there]
+    byte, what was sent and what came back, and dump the payload as it came
+    (then the bell, under -a)."""
+    args = ["-c", "2", "-i", "0.2", *extra, mangler.there]
     want = iputils(*args)
     got = pynet_ping(backend.NAME, *args)
     assert got.returncode == want.returncode == 0
@@ -342,6 +344,10 @@ def test_wrong_data_reported_as_iputils(mangler: Netns, backend: ModuleType) -> 
         f"pynet:\n{got.stdout}\niputils:\n{want.stdout}"
     wrong = [f for k, f in parse(got.stdout) if k == "wrong"]
     assert [(f["index"], f["sent"], f["got"]) for f in wrong] == [("20", "14", "eb")] * 2
+    dumps = [(f["offset"], f["hex"].split()) for k, f in parse(got.stdout) if k == "dump"]
+    payload = [f"{i:x}" for i in range(16, 56)]
+    payload[20 - 16] = "eb"
+    assert dumps == [("16", payload[:32]), ("48", payload[32:])] * 2
     patterned = pynet_ping(backend.NAME, "-p", "a5", *args)
     wrong = [f for k, f in parse(patterned.stdout) if k == "wrong"]
     assert [(f["index"], f["sent"], f["got"]) for f in wrong] == [("20", "a5", "5a")] * 2

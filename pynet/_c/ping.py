@@ -46,6 +46,7 @@ class Loop:
         c.user_latency = int(config.user_latency)
         c.min_interval_ns = config.min_interval_ns
         c.any_source = int(config.any_source)
+        c.flowinfo = config.flowinfo
         self._config = c
         self._state: Any = ffi.new("struct pn_ping_state *")  # zeroed, as the loop wants
         self._cap = max(2, config.batch)
@@ -64,6 +65,12 @@ class Loop:
     @staticmethod
     def records(raw: bytes) -> List[Record]:
         return list(_iter_unpack(raw))
+
+    def wrong_payload(self) -> bytes:
+        """The payload of the batch's reply whose data differed, as it
+        came (a batch ends with such a reply); b"" when none did."""
+        s = self._state
+        return bytes(ffi.buffer(s.wrong_payload, s.wrong_len))
 
     def counters(self) -> Counters:
         s = self._state

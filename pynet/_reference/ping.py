@@ -19,10 +19,10 @@ from typing import List, Optional
 from .. import _wire as w
 from .._errors import MalformedPacket
 from .. import _errqueue as errqueue
-from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_TTL, IPV6_HOPLIMIT,
-                          LOCAL_ERROR, NOTICE, OUTSTANDING, PATTERN_MAX, REPLY, RXBUF,
-                          SEND_FAILED, SEQS, SO_TIMESTAMPNS, WRONG_DATA, Counters, LoopConfig,
-                          Record)
+from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_RETOPTS, IP_TTL,
+                          IPV6_HOPLIMIT, LOCAL_ERROR, NOTICE, OPTIONS_MAX, OUTSTANDING,
+                          PATTERN_MAX, REPLY, RXBUF, SEND_FAILED, SEQS, SO_TIMESTAMPNS,
+                          WRONG_DATA, Counters, LoopConfig, Record)
 from .icmp import parse_fields
 from .checksum import checksum
 
@@ -65,7 +65,9 @@ class Loop:
         if config.family == 4:
             self.dest: tuple = (socket.inet_ntop(socket.AF_INET, config.target), 0)  # type: ignore[type-arg]
         else:
-            self.dest = (socket.inet_ntop(socket.AF_INET6, config.target), 0, 0, config.scope_id)
+            # -F: with IPV6_FLOWINFO_SEND on, the kernel takes the label from here.
+            self.dest = (socket.inet_ntop(socket.AF_INET6, config.target), 0, config.flowinfo,
+                         config.scope_id)
         self.addr_len = 4 if config.family == 4 else 16
         self.target = config.target[:self.addr_len]
         self.transmitted = self.received = self.duplicates = 0
@@ -74,6 +76,9 @@ class Loop:
         self.tmax_ns = self.answered_upto = self.retry_ns = self.pipesize = 0
         self.done = False
         self.wrong_data = 0
+        # The payload of the latest reply whose data differed: run() returns
+        # right after one, so each batch holds at most one.
+        self.wrong = b""
         self.ewma_us8 = 0          # iputils' rtt: 8 times the moving average, microseconds
         self.adaptive_ns = 0       # -A: the interval in force once a reply came
         # Read the error queue only when the kernel says it holds something:
@@ -113,9 +118,10 @@ class Loop:
 
     def record(self, out: List[Record], kind: int, seq: int, when_ns: int, *, rtt_ns: int = 0,
                ttl: int = -1, nbytes: int = 0, flags: int = 0, icmp_type: int = 0,
-               code: int = 0, info: int = 0, sender: bytes = b"") -> None:
+               code: int = 0, info: int = 0, sender: bytes = b"",
+               options: bytes = b"") -> None:
         out.append((kind, seq, rtt_ns, ttl, nbytes, flags, icmp_type, code, info, when_ns,
-                    sender.ljust(16, b"\0")))
+                    sender.ljust(16, b"\0"), len(options), options.ljust(OPTIONS_MAX, b"\0")))
 
     # ---- when to send, when to stop (iputils' rules) ----
 
@@ -271,7 +277,7 @@ class Loop:
                                self.c.min_interval_ns)
 
     def reply(self, out: List[Record], f: List[int], data: bytes, when: int, ttl: int,
-              sender: bytes) -> None:
+              sender: bytes, options: bytes) -> None:
         c = self.c
         seq = f[w.F_SEQ]
         if c.raw and f[w.F_ID] != c.ident:
@@ -284,7 +290,7 @@ class Loop:
         if f[w.F_CHECKSUM_OK] == 0:
             self.corrupted += 1
             self.record(out, REPLY, seq, when, rtt_ns=rtt, ttl=hops, nbytes=nbytes,
-                        flags=BAD_CHECKSUM, sender=sender)
+                        flags=BAD_CHECKSUM, sender=sender, options=options)
             return
         self.acknowledge(seq)
         self.tmax_ns = max(self.tmax_ns, rtt)
@@ -301,10 +307,14 @@ class Loop:
         sent = got = 0
         if wrong >= 0:
             flags |= WRONG_DATA
-            sent, got = self.payload[wrong], data[f[w.F_PAYLOAD_OFF] + wrong]
+            off = f[w.F_PAYLOAD_OFF]
+            sent, got = self.payload[wrong], data[off + wrong]
             self.wrong_data += 1
+            # Kept for iputils' dump of the payload after the wrong byte.
+            self.wrong = bytes(data[off:off + c.payload_len])
         self.record(out, REPLY, seq, when, rtt_ns=rtt, ttl=hops, nbytes=nbytes, flags=flags,
-                    icmp_type=max(wrong, 0), code=sent, info=got, sender=sender)
+                    icmp_type=max(wrong, 0), code=sent, info=got, sender=sender,
+                    options=options)
 
     def notice(self, out: List[Record], f: List[int], data: bytes, when: int,
                sender: bytes) -> None:
@@ -349,6 +359,7 @@ class Loop:
                 continue
             when = 0
             ttl = -1
+            options = b""
             for level, kind, value in ancdata:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
                     sec, nsec = TIMESPEC.unpack_from(value)
@@ -356,6 +367,8 @@ class Loop:
                 elif ((level == socket.IPPROTO_IP and kind == IP_TTL) or
                       (level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT)) and len(value) >= 4:
                     (ttl,) = INT.unpack_from(value)
+                elif level == socket.IPPROTO_IP and kind == IP_RETOPTS:
+                    options = value[:OPTIONS_MAX]   # a datagram socket's copy of them
             if when == 0 or c.user_latency:   # -U: timed on reading
                 when = _real()
             try:
@@ -368,9 +381,14 @@ class Loop:
             except MalformedPacket:
                 self.malformed += 1
                 continue
+            if mode == w.IP_HEADER_PRESENT:
+                # The parse checked that the header (20 to 60 bytes) is all there.
+                options = data[w.IPV4_MIN_HEADER_LEN:(data[0] & 0x0F) * 4]
             icmp_type = f[w.F_TYPE]
             if icmp_type == reply_type:
-                self.reply(out, f, data, when, ttl, sender)
+                self.reply(out, f, data, when, ttl, sender, options)
+                if self.wrong:
+                    return got   # the caller reads its payload before the next one comes
             elif c.raw and c.family == 4 and icmp_type in (w.ICMP_REDIRECT, w.ICMP_SOURCE_QUENCH):
                 self.notice(out, f, data, when, sender)
             if self.send_due() <= _mono():
@@ -430,6 +448,7 @@ class Loop:
         out: List[Record] = []
         start = _mono()
         events = 0
+        self.wrong = b""
         while True:
             now = _mono()
             if self.finished(now):
@@ -449,6 +468,8 @@ class Loop:
                 if sent == 0 and self.transmitted < self.preload() and self.may_send():
                     continue
             events += self.receive(out, cap)
+            if self.wrong:
+                return out   # a reply whose payload is in self.wrong ends the batch
             if self.errors_queued:
                 self.errors_queued = False
                 events += self.receive_errors(out, cap)
@@ -483,6 +504,11 @@ class Loop:
     @staticmethod
     def records(raw: List[Record]) -> List[Record]:
         return raw
+
+    def wrong_payload(self) -> bytes:
+        """The payload of the batch's reply whose data differed, as it
+        came (a batch ends with such a reply); b"" when none did."""
+        return self.wrong
 
     def counters(self) -> Counters:
         return Counters(self.transmitted, self.received, self.duplicates, self.corrupted,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from .._errors import PingError, PingNameError, PingPermissionError, PingSocketError
 from .._tool import make_callable
 from ._api import async_ping, ping
-from ._result import PingIcmpError, PingReply, PingResult
+from ._result import IpTimestamp, PingIcmpError, PingReply, PingResult
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 __all__ = [
+    "IpTimestamp",
     "PingError",
     "PingIcmpError",
     "PingNameError",

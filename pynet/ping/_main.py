@@ -9,11 +9,12 @@ import sys
 
 from .._cli import run_main
 from ._api import DEFAULT_TIMEOUT, MAX_SIZE
-from .._errors import PingError
+from .._errors import PingError, UsageError
+from ._ipopt import OPTIONS_LEN
 from ._options import Options, parse
 from ._output import TextOutput, header
 from ._result import Tally
-from ._session import Plan, Session, lookup
+from ._session import Plan, Session, ip_options, lookup
 from ._socket import SocketOptions
 
 TYPE_CHECKING = False
@@ -61,10 +62,18 @@ def _plan(o: Options) -> Plan:
                 min_interval_s=MIN_USER_INTERVAL_S if user else 0.0)
 
 
-def socket_options(o: Options) -> SocketOptions:
+def socket_options(o: Options, family: int) -> SocketOptions:
+    """iputils reads -R, -T and source routes for IPv4 and -F for IPv6, and
+    passes over them for the other family."""
+    options = b""
+    if family == 4:
+        options = ip_options(o.rroute, o.timestamp, o.hops, o.dontroute)
+    elif o.hops:
+        raise UsageError("more than one host is for IPv4 only")
     return SocketOptions(tos=o.tos, mark=o.mark, pmtudisc=o.pmtudisc,
                          dontroute=o.dontroute, broadcast=o.broadcast, noloop=o.noloop,
-                         sndbuf=o.sndbuf, ident=o.ident, sticky=o.sticky)
+                         sndbuf=o.sndbuf, ident=o.ident, sticky=o.sticky, ip_options=options,
+                         flowlabel=o.flowlabel if family == 6 else None)
 
 
 def version() -> str:
@@ -78,15 +87,13 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     if o.version:
         out.write(version() + "\n")
         return 0
-    if o.rroute or o.timestamp or o.flowlabel is not None:
-        raise PingError("-R, -T and -F (IP record route and timestamp options, IPv6 flow "
-                        "labels) are not supported yet")
     plan = _plan(o)
     af, sockaddr = lookup(o.host, o.family)
     family = 4 if af == socket.AF_INET else 6
     if o.size > MAX_SIZE[family]:
         raise PingError(f"invalid argument: '{o.size}': out of range: 0 <= value <= "
                         f"{MAX_SIZE[family]}")
+    options = socket_options(o, family)
     stopped = []
 
     def interrupted(signum: int, frame: Any) -> None:
@@ -94,7 +101,7 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
 
     session = Session.open(af, sockaddr, plan, privileged=False if o.unprivileged else None,
                            ttl=o.ttl, interface=o.interface, stop=lambda: bool(stopped),
-                           options=socket_options(o), warnings=True)
+                           options=options, warnings=True)
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         text = TextOutput(out, err, family=family, size=o.size,
@@ -107,7 +114,9 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
             source = session.isock.source if o.interface else None
             out.write(header(o.host, session.isock.address, family, o.size, source,
                              None if o.interface is None or _is_literal(o.interface)
-                             else o.interface) + "\n")
+                             else o.interface,
+                             OPTIONS_LEN if options.ip_options else 0,
+                             session.isock.flowinfo) + "\n")
             out.flush()
         tally = Tally(family, keep=o.json)
         sent = 0
@@ -116,7 +125,7 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
             counters = session.counters
             assert counters is not None
             if not o.json:
-                text.batch(records, counters.transmitted - sent)
+                text.batch(records, counters.transmitted - sent, session.wrong_payload)
             sent = counters.transmitted
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import math
 
-from .._argv import Parser
+from .._argv import Namespace, Parser
 from .._cli import add_family
-from .._errors import PingError
+from .._errors import PingError, UsageError
 from .._ping_loop import PATTERN_MAX
 from ._api import MAX_SIZE
+from ._ipopt import ROUTE_SLOTS, TIMESTAMP_HOSTS_MAX, TIMESTAMP_KINDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, NamedTuple, Optional
+    from typing import List, NamedTuple, Optional, Tuple
 else:
     from .._records import NamedTuple
 
 __all__ = ["Options", "parse"]
 
-USAGE = "ping [options] HOST"
+USAGE = "ping [options] [HOP ...] HOST"
 DESCRIPTION = "Send ICMP ECHO_REQUEST to a host and report what comes back, like iputils ping."
 EPILOG = ("exit status: 0 when replies came, 1 when none did (or, with -w, fewer than -c), "
           "2 on other errors.")
@@ -60,6 +61,7 @@ class Options(NamedTuple):
     sndbuf: Optional[int] = None
     audible: bool = False
     version: bool = False
+    hops: Tuple[str, ...] = ()      # the hosts before HOST: a source route, or -T tsprespec's
 
 
 def _count(text: str) -> int:
@@ -157,7 +159,7 @@ def _flowlabel(text: str) -> int:
 
 
 def _timestamp(text: str) -> str:
-    if text not in ("tsonly", "tsandaddr", "tsprespec"):
+    if text not in TIMESTAMP_KINDS:
         raise _fatal(f"invalid timestamp type: {text}")
     return text
 
@@ -170,7 +172,9 @@ _ttl.__name__ = "TTL (1..255)"
 
 def parser() -> Parser:
     p = Parser(prog="ping", usage=USAGE, description=DESCRIPTION, epilog=EPILOG)
-    p.add_argument("host", metavar="HOST", nargs="?", help="host name or IP address")
+    p.add_argument("host", metavar="HOST", nargs="*",
+                   help="host name or IP address; hosts before it: a loose source route "
+                        "(strict with -r), or with -T tsprespec the hops to stamp (up to 4)")
     p.add_argument("-c", dest="count", type=_count, default=0, metavar="COUNT",
                    help="stop after COUNT replies (or COUNT requests without -w)")
     p.add_argument("-i", dest="interval", type=_seconds, metavar="INTERVAL",
@@ -223,9 +227,12 @@ def parser() -> Parser:
                    help="sticky source: bind to the source address chosen at the start")
     p.add_argument("-L", dest="noloop", action="store_true",
                    help="no loopback of multicast packets")
-    p.add_argument("-R", dest="rroute", action="store_true", help="record route (IPv4)")
+    p.add_argument("-R", dest="rroute", action="store_true",
+                   help="record route (IPv4): the addresses a reply came by, after it")
     p.add_argument("-T", dest="timestamp", type=_timestamp,
-                   metavar="tsonly|tsandaddr|tsprespec", help="IP timestamp option (IPv4)")
+                   metavar="tsonly|tsandaddr|tsprespec",
+                   help="IP timestamp option (IPv4): the hops' times (and addresses) after "
+                        "each reply")
     p.add_argument("-S", dest="sndbuf", type=_ranged(1, 2147483647), metavar="SNDBUF",
                    help="socket send buffer bytes")
     p.add_argument("-a", dest="audible", action="store_true", help="audible: a bell per reply")
@@ -235,12 +242,31 @@ def parser() -> Parser:
     return p
 
 
+def _hops(args: Namespace) -> None:
+    """iputils' rules for more than one host (it prints its usage where
+    these say one line)."""
+    hops = args.hops
+    if not hops:
+        return
+    if args.rroute:
+        raise UsageError("-R takes one host")
+    if args.timestamp is not None and args.timestamp != "tsprespec":
+        raise UsageError(f"-T {args.timestamp} takes one host")
+    if args.timestamp == "tsprespec" and len(hops) > TIMESTAMP_HOSTS_MAX:
+        raise UsageError(f"-T tsprespec takes at most {TIMESTAMP_HOSTS_MAX} hosts before HOST")
+    if args.timestamp is None and len(hops) > ROUTE_SLOTS:
+        raise UsageError(f"a source route takes at most {ROUTE_SLOTS} hosts before HOST")
+
+
 def parse(argv: List[str]) -> Options:
     args = parser().parse(argv)
     if args.rroute and args.timestamp:
         raise _fatal("only one of -T or -R may be used")
-    if args.host is None:
+    hosts = args.host
+    if not hosts:
         if not args.version:
             raise _fatal("usage error: Destination address required", 1)
-        args.host = ""
+        hosts = [""]
+    args.host, args.hops = hosts[-1], tuple(hosts[:-1])
+    _hops(args)
     return Options(**vars(args))

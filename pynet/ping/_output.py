@@ -10,6 +10,7 @@ import socket
 from .. import _ping_loop as pl
 from .._ping_loop import Counters, Record
 from ._icmp_text import describe
+from ._ipopt_text import OptionsText
 from ._result import address_text
 from ._stats import RttStats, format_ms, loss_text, rtt_us
 
@@ -22,14 +23,32 @@ __all__ = ["TextOutput", "header"]
 # iputils sends a struct timeval in the payload and times replies only
 # when it fits; below that it prints no time= and no rtt line.
 TIMEVAL_LEN = 16
+# The IPv4 and ICMP headers, as the header line counts them.
+HEADERS_LEN = 28
+# iputils' hex dump after a wrong data byte: a line every 32 bytes.
+DUMP_LINE = 32
 
 
 def header(host: str, address: str, family: int, size: int, source: Optional[str],
-           device: Optional[str]) -> str:
+           device: Optional[str], options_len: int = 0, flowlabel: int = 0) -> str:
+    """options_len: the IPv4 option room the requests take (-R, -T: 40,
+    counted as iputils counts it); flowlabel: -F's label, as the kernel gave it."""
     via = f"from {source} {device or ''}: " if source is not None else ""
     if family == 4:
-        return f"PING {host} ({address}) {via}{size}({size + 28}) bytes of data."
-    return f"PING {host}({address}) {via}{size} data bytes"
+        total = size + HEADERS_LEN + options_len
+        return f"PING {host} ({address}) {via}{size}({total}) bytes of data."
+    flow = f", flow 0x{flowlabel:05x}, " if flowlabel else ""
+    return f"PING {host}({address}) {flow}{via}{size} data bytes"
+
+
+def dump(payload: bytes) -> str:
+    """iputils' dump of a reply's payload past the timestamp, after a wrong byte."""
+    parts = []
+    for i in range(TIMEVAL_LEN, len(payload)):
+        if i % DUMP_LINE == TIMEVAL_LEN:
+            parts.append(f"\n#{i}\t")
+        parts.append(f"{payload[i]:x} ")
+    return "".join(parts)
 
 
 class TextOutput:
@@ -52,6 +71,7 @@ class TextOutput:
         self.timing = size >= TIMEVAL_LEN
         self.names: Dict[bytes, str] = {}
         self.dots = 0
+        self.options = OptionsText(self.name)
 
     def name(self, raw: bytes) -> str:
         """pr_addr(): the address, or `name (address)` unless -n."""
@@ -89,7 +109,7 @@ class TextOutput:
         else:
             self._warn(f"local error: {os.strerror(r[8])}")
 
-    def _line(self, r: Record) -> Optional[str]:
+    def _line(self, r: Record, payload: bytes = b"") -> Optional[str]:
         kind, seq = r[0], r[1]
         stamp = self._stamp(r[9])
         if kind == pl.REPLY:
@@ -109,9 +129,11 @@ class TextOutput:
                 line += " (BAD CHECKSUM!)"
             if flags & pl.WRONG_DATA:
                 line += (f"\nwrong data byte #{r[6]} should be 0x{r[7]:x} "
-                         f"but was 0x{r[8]:x}")
+                         f"but was 0x{r[8]:x}") + dump(payload)
             if self.audible:
                 line += "\a"
+            if r[11]:
+                line += self.options.text(r[12][:r[11]])
             return line
         if kind == pl.ERROR:
             return f"{stamp}From {self.name(r[10])} icmp_seq={seq} " + \
@@ -135,7 +157,9 @@ class TextOutput:
             return "E"
         return ""
 
-    def batch(self, records: List[Record], new_sent: int) -> None:
+    def batch(self, records: List[Record], new_sent: int, wrong_payload: bytes = b"") -> None:
+        """wrong_payload: the payload of the batch's reply whose data
+        differed (the loop ends a batch with it), for iputils' dump."""
         if self.quiet:
             return
         if self.flood:
@@ -154,7 +178,7 @@ class TextOutput:
                     lines = []
                 self._local(r)
                 continue
-            line = self._line(r)
+            line = self._line(r, wrong_payload)
             if line is not None:
                 lines.append(line)
         if lines:

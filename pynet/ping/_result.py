@@ -7,7 +7,9 @@ import socket
 
 from .. import _ping_loop as pl
 from .._ping_loop import Counters, Record
+from . import _ipopt as ipo
 from ._icmp_text import describe
+from ._ipopt import IpTimestamp
 from ._stats import RttStats, loss_percent
 
 TYPE_CHECKING = False
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
 else:
     from .._records import NamedTuple
 
-__all__ = ["PingIcmpError", "PingReply", "PingResult", "Tally"]
+__all__ = ["IpTimestamp", "PingIcmpError", "PingReply", "PingResult", "Tally"]
 
 
 class PingReply(NamedTuple):
@@ -33,6 +35,11 @@ class PingReply(NamedTuple):
     source: str
     time_s: float            # unix time it arrived
     data_ok: bool = True     # the payload came back as it was sent
+    # IPv4 options the reply came with (record_route=, timestamp=): the
+    # addresses recorded, the hops' timestamps, the hops that found no room.
+    route: Tuple[str, ...] = ()
+    timestamps: Tuple[IpTimestamp, ...] = ()
+    unrecorded_hops: int = 0
 
     def to_dict(self) -> Dict[str, Any]:
         """iputils -j's keys for a reply (bytes, host, seq, ttl, time in ms,
@@ -40,7 +47,9 @@ class PingReply(NamedTuple):
         return {"bytes": self.bytes, "host": self.source, "seq": self.seq, "ttl": self.ttl,
                 "time": self.rtt_ms, "duplicate": self.duplicate,
                 "checksum_ok": self.checksum_ok, "data_ok": self.data_ok,
-                "time_s": self.time_s}
+                "time_s": self.time_s, "route": list(self.route),
+                "timestamps": [t.to_dict() for t in self.timestamps],
+                "unrecorded_hops": self.unrecorded_hops}
 
 
 class PingIcmpError(NamedTuple):
@@ -128,6 +137,7 @@ def address_text(family: int, raw: bytes) -> str:
 
 
 _new = tuple.__new__
+NO_OPTIONS = ipo.IpOptions()
 
 
 class Tally:
@@ -165,10 +175,11 @@ class Tally:
                 if ok:
                     add_rtt(r[2])
                 if keep:
+                    options = ipo.parse(r[12][:r[11]]) if r[11] else NO_OPTIONS
                     append(_new(PingReply, (
                         r[1], r[2] / 1e6, r[3] if r[3] >= 0 else None, r[4], bool(flags & dup),
                         ok, names.get(r[10]) or self.source(r[10]), r[9] / 1e9,
-                        not flags & wrong)))
+                        not flags & wrong, *options)))
             elif kind == error and keep:
                 self.icmp_errors.append(PingIcmpError(
                     seq=r[1], source=self.source(r[10]), type=r[6], code=r[7], info=r[8],

@@ -9,15 +9,16 @@ import time
 from .. import _backend
 from .._errors import PingError, PingNameError, ResolveError
 from .._ping_loop import Counters, LoopConfig, Record
+from . import _ipopt as ipo
 from ._socket import IcmpSocket, SocketOptions, open_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
+    from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 else:
     from .._records import NamedTuple
 
-__all__ = ["Plan", "Session", "lookup"]
+__all__ = ["Plan", "Session", "ip_options", "lookup"]
 
 NS = 1_000_000_000
 
@@ -51,6 +52,20 @@ def lookup(host: str, family: Optional[int]) -> Tuple[int, tuple]:  # type: igno
     return af, sockaddr
 
 
+def ip_options(record_route: bool, timestamp: Optional[str], hops: Sequence[str],
+               strict: bool) -> bytes:
+    """The IP_OPTIONS bytes for -R, -T KIND [HOP ...] or a source route
+    through hops (strict under -r), the hops resolved as IPv4 addresses."""
+    packed = [socket.inet_pton(socket.AF_INET, lookup(hop, 4)[1][0]) for hop in hops]
+    if record_route:
+        return ipo.record_route()
+    if timestamp is not None:
+        return ipo.timestamp(timestamp, packed)
+    if packed:
+        return ipo.source_route(packed, strict)
+    return b""
+
+
 class Session:
     """Owns the socket for one run; iterate to drive the loop."""
 
@@ -61,6 +76,8 @@ class Session:
         self.loop_cls = _backend.ping_loop(backend)
         self.stop = stop or (lambda: False)
         self.counters: Optional[Counters] = None
+        # batches(): the payload of the last batch's reply whose data differed.
+        self.wrong_payload = b""
         # A loop that runs without the GIL is worth overlapping with Python.
         self.native = _backend.has("nogil", backend)
 
@@ -86,7 +103,8 @@ class Session:
             interval_ns=int(round(p.interval_s * NS)), count=p.count, deadline_ns=deadline,
             linger_ns=int(round(p.linger_s * NS)), pattern=p.pattern, preload=p.preload,
             adaptive=p.adaptive, user_latency=p.user_latency,
-            min_interval_ns=int(round(p.min_interval_s * NS)), any_source=s.broadcast)
+            min_interval_ns=int(round(p.min_interval_s * NS)), any_source=s.broadcast,
+            flowinfo=s.flowinfo)
         return self.loop_cls(config)
 
     def _run(self, loop: Any, flush_ns: int, raw: bool = False) -> Any:
@@ -98,12 +116,15 @@ class Session:
         return records
 
     def batches(self) -> Iterator[List[Record]]:
-        """The loop's records, batch by batch, until the run is over."""
+        """The loop's records, batch by batch, until the run is over; after
+        each, wrong_payload holds the payload of its reply whose data
+        differed (b"" if none did)."""
         loop = self._loop()
         flush_ns = int(self.plan.flush_s * NS)
         try:
             while True:
                 records = self._run(loop, flush_ns)
+                self.wrong_payload = loop.wrong_payload()
                 yield records
                 assert self.counters is not None
                 if self.counters.done or self.stop():

@@ -7,12 +7,14 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 
 from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
 from .. import _wire as w
 from .._errors import PingPermissionError, PingSocketError
+from . import _ipopt as ipo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,6 +34,19 @@ IPV6_MTU_DISCOVER = 23
 IPV6_TCLASS = 67
 # -M: the path-MTU discovery modes, the same numbers for IPv4 and IPv6.
 PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}
+# -F: the flow label manager (linux/in6.h). A label is leased to the socket
+# (shared with no one else), and the kernel takes each request's from the
+# destination's sin6_flowinfo once IPV6_FLOWINFO_SEND is on.
+IPV6_FLOWLABEL_MGR = 32
+IPV6_FLOWINFO_SEND = 33
+IPV6_FL_A_GET = 0
+IPV6_FL_F_CREATE = 1
+IPV6_FL_S_EXCL = 1
+# struct in6_flowlabel_req: destination, label (big-endian), action, share,
+# flags, expires, linger, padding.
+FLOWLABEL_REQ = struct.Struct("=16s4sBBHHHI")
+FLOWLABEL_OFF = 16
+FLOWLABEL_MASK = 0xFFFFF
 
 
 class SocketOptions(NamedTuple):
@@ -46,6 +61,8 @@ class SocketOptions(NamedTuple):
     sndbuf: Optional[int] = None       # -S: SO_SNDBUF
     ident: Optional[int] = None        # -e: the echo id
     sticky: bool = False               # -B: bind to the source address found
+    ip_options: bytes = b""            # -R, -T, a source route: IP_OPTIONS, as built by _ipopt
+    flowlabel: Optional[int] = None    # -F: the IPv6 flow label (0: the kernel picks one)
 
 
 class IcmpSocket(NamedTuple):
@@ -58,6 +75,7 @@ class IcmpSocket(NamedTuple):
     address: str              # the target as text
     source: str               # the source address the kernel picks
     broadcast: bool = False   # the target is a broadcast address (-b)
+    flowinfo: int = 0         # -F: the flow label the requests carry (the kernel's pick for 0)
 
     def close(self) -> None:
         self.sock.close()
@@ -193,6 +211,26 @@ def _options(sock: socket.socket, family: int, opts: SocketOptions, broadcast: b
             raise PingSocketError(exc.errno, f"bind: {exc.strerror}") from None
 
 
+def _ip_options(sock: socket.socket, options: bytes) -> None:
+    """-R, -T, a source route: the option on every request, in iputils' words
+    when the kernel refuses it."""
+    what = "ts option" if options[0] == ipo.TS else "record route"
+    _setopt(sock, socket.IPPROTO_IP, socket.IP_OPTIONS, options, what)
+
+
+def _flowlabel(sock: socket.socket, target: bytes, label: int) -> int:
+    """-F: lease the label for this destination (0: any free one, the
+    kernel's pick) and send with it; returns the label leased."""
+    request = bytearray(FLOWLABEL_REQ.pack(target, (label & FLOWLABEL_MASK).to_bytes(4, "big"),
+                                           IPV6_FL_A_GET, IPV6_FL_S_EXCL, IPV6_FL_F_CREATE,
+                                           0, 0, 0))
+    # A bytearray: socket.setsockopt hands its buffer to the kernel as it is,
+    # and the kernel writes the label it picked back into it.
+    _setopt(sock, socket.IPPROTO_IPV6, IPV6_FLOWLABEL_MGR, request, "can't set flowlabel")
+    _setopt(sock, socket.IPPROTO_IPV6, IPV6_FLOWINFO_SEND, 1, "can't send flowinfo")
+    return int.from_bytes(request[FLOWLABEL_OFF:FLOWLABEL_OFF + 4], "big") & FLOWLABEL_MASK
+
+
 def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None,  # type: ignore[type-arg]
                 ttl: Optional[int] = None, interface: Optional[str] = None,
                 options: SocketOptions = SocketOptions(), warnings: bool = False) -> IcmpSocket:
@@ -217,6 +255,10 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
             _setopt(sock, socket.IPPROTO_IP, errqueue.IP_RECVERR, 1, "IP_RECVERR")
             if not raw:
                 _setopt(sock, socket.IPPROTO_IP, pl.IP_RECVTTL, 1, "IP_RECVTTL")
+                # A reply's options: raw sockets read them in its header.
+                _setopt(sock, socket.IPPROTO_IP, pl.IP_RETOPTS, 1, "IP_RETOPTS")
+            if options.ip_options:
+                _ip_options(sock, options.ip_options)
             if ttl is not None:
                 if broadcast or options.broadcast:
                     _setopt(sock, socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl,
@@ -230,6 +272,10 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
                 _setopt(sock, socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
                         "cannot set unicast hop limit")
         _options(sock, family, options, broadcast, source, warnings)
+        flowinfo = 0
+        if family == 6 and options.flowlabel is not None:
+            flowinfo = _flowlabel(sock, socket.inet_pton(af, sockaddr[0].split("%")[0]),
+                                  options.flowlabel)
         if raw:
             _filters(sock, family)
             ident = options.ident
@@ -243,4 +289,5 @@ def open_socket(af: int, sockaddr: tuple, *, privileged: Optional[bool] = None, 
         raise
     target = socket.inet_pton(af, sockaddr[0].split("%")[0])
     scope_id = int(sockaddr[3]) if family == 6 else 0
-    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source, broadcast)
+    return IcmpSocket(sock, family, raw, ident, target, scope_id, sockaddr[0], source, broadcast,
+                      flowinfo)
