@@ -1,6 +1,7 @@
 """The pieces of sntp's sampling that need no server: the clock filter's
 selection and jitter on made-up samples, the kernel timestamps' control
-messages laid out by hand, and the session's rules for transmit stamps."""
+messages laid out by hand (and their constants against the headers), and
+the session's rules for transmit stamps."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import errno
 import math
 import socket
 import struct
+import subprocess
 import time
+from pathlib import Path
 from typing import List, Tuple
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ntp_peers import reply
+from support import outside_env, program
 
 from pynet import _errqueue, _stamps
 from pynet.sntp import SNTPSample
@@ -176,3 +180,32 @@ def test_samples_come_back_in_the_order_sent() -> None:
     assert result.ok and result.sent == 3 and len(result.samples) == 2
     assert [round(s.delay_s * 1e9) for s in result.samples] == [2000, 1000]
     assert result.selected == 1 and result.delay_s == result.samples[1].delay_s
+
+
+def test_kernel_constants_match_the_headers(tmp_path: Path) -> None:
+    """The numbers pynet._stamps and pynet._errqueue write down for Linux,
+    against the system's own headers, compiled and printed."""
+    cc = program("cc")
+    names = {
+        "SO_TIMESTAMPNS": _stamps.SO_TIMESTAMPNS,
+        "SO_TIMESTAMPING": _stamps.SO_TIMESTAMPING,
+        "SCM_TIMESTAMPING": _stamps.SCM_TIMESTAMPING,
+        "SOF_TIMESTAMPING_TX_SOFTWARE": _stamps.SOF_TIMESTAMPING_TX_SOFTWARE,
+        "SOF_TIMESTAMPING_SOFTWARE": _stamps.SOF_TIMESTAMPING_SOFTWARE,
+        "SOF_TIMESTAMPING_OPT_ID": _stamps.SOF_TIMESTAMPING_OPT_ID,
+        "SOF_TIMESTAMPING_OPT_TSONLY": _stamps.SOF_TIMESTAMPING_OPT_TSONLY,
+        "SO_EE_ORIGIN_TIMESTAMPING": _errqueue.SO_EE_ORIGIN_TIMESTAMPING,
+        "SCM_TSTAMP_SND": _errqueue.SCM_TSTAMP_SND,
+        "(int)sizeof(struct scm_timestamping)": 3 * _stamps.TIMESPEC.size,
+    }
+    source = tmp_path / "constants.c"
+    source.write_text("#include <stdio.h>\n#include <sys/socket.h>\n#include <linux/errqueue.h>\n"
+                      "#include <linux/net_tstamp.h>\nint main(void) {\n"
+                      + "".join(f'    printf("%d\\n", (int)({name}));\n' for name in names)
+                      + "    return 0;\n}\n")
+    binary = tmp_path / "constants"
+    subprocess.run([cc, "-o", str(binary), str(source)], check=True, env=outside_env(),
+                   capture_output=True, timeout=60)
+    printed = subprocess.run([str(binary)], check=True, capture_output=True, text=True,
+                             env=outside_env(), timeout=60).stdout.split()
+    assert dict(zip(names, map(int, printed))) == names
