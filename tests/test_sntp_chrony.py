@@ -11,7 +11,7 @@ import json
 import math
 import re
 import sys
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import ntplib
 import pytest
@@ -187,3 +187,36 @@ def test_cli_json_has_every_sample(chrony_port: int) -> None:
                                    "tx_stamp", "rx_stamp"}
             assert_true_offset(sample["offset_s"], sample["delay_s"], doc["precision_s"])
             assert (sample["tx_stamp"], sample["rx_stamp"]) == ("kernel", "kernel")
+
+
+def test_a_failed_send_stops_trusting_the_stamps(chrony_port: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a send fails on a shared socket, the transmit stamps' keys may
+    be off by one: the other server's samples fall back to the clock for
+    T1, and are still right."""
+    import errno
+    import socket
+
+    from pynet.sntp import _io
+
+    class Refusing(socket.socket):
+        def sendto(self, data: Any, *args: Any) -> int:  # type: ignore[override]
+            if args[-1][0] == "127.0.0.2":
+                raise OSError(errno.ENETUNREACH, "Network is unreachable")
+            return super().sendto(data, *args)
+
+    monkeypatch.setattr(_io, "_new_socket", lambda family: _nonblocking(Refusing(family,
+                                                                         socket.SOCK_DGRAM)))
+    good, refused = sntp.query(["127.0.0.1", "127.0.0.2"], port=chrony_port, timeout=5,
+                               count=3, interval=INTERVAL)
+    assert isinstance(refused.error, sntp.SNTPSendFailed) and refused.sent == 0
+    assert str(refused.error) == "could not send: Network is unreachable"
+    assert good.ok and len(good.samples) == 3
+    for sample in good.samples:
+        assert (sample.tx_stamp, sample.rx_stamp) == ("user", "kernel")
+        assert_true_offset(sample.offset_s, sample.delay_s, good.precision_s)
+
+
+def _nonblocking(sock: Any) -> Any:
+    sock.setblocking(False)
+    return sock

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from .. import _errqueue, _stamps
 from ._result import KERNEL, USER
@@ -47,8 +47,9 @@ class Round:
         self.recverr: Dict[int, bool] = {}  # fd -> error queue enabled
         self.by_socket: Dict[int, List[Probe]] = {}
         # fd -> OPT_ID key -> the request it stamps, for the sockets whose
-        # transmit stamps are on; the key of the next datagram sent.
-        self.tx_keys: Dict[int, Dict[int, Request]] = {}
+        # transmit stamps are on (None once they cannot be trusted: they
+        # still come, and are read and dropped); the key of the next datagram.
+        self.tx_keys: Dict[int, Optional[Dict[int, Request]]] = {}
         self.next_key: Dict[int, int] = {}
         self.kernel_stamps = session.clock is time.time_ns
 
@@ -90,7 +91,8 @@ class Round:
                     # Whether a datagram that failed used up a key is the
                     # kernel's business: later stamps on this socket might
                     # not be what they seem, and are not taken.
-                    self.tx_keys.pop(fd, None)
+                    if fd in self.tx_keys:
+                        self.tx_keys[fd] = None
                     continue
                 self.session.sent(request, t1)
                 keys = self.tx_keys.get(fd)
