@@ -27,6 +27,7 @@ from .._errors import NoReply, PortUnreachable, SNTPSendFailed, SNTPError, Unrea
 from .._resolve import version_of
 from ._reply import answer, judge, measure
 from ._result import KERNEL, USER, SNTPResult, SNTPSample
+
 __all__ = ["Clock", "Probe", "Request", "Session", "Target"]
 
 Clock = Callable[[], int]  # UNIX time in nanoseconds, like time.time_ns
