@@ -82,6 +82,7 @@ _LAZY: Dict[str, str] = {
     "TcpResult": ".tcp:TcpResult",
     "sntp": ".sntp",
     "SNTPResult": ".sntp:SNTPResult",
+    "SNTPSample": ".sntp:SNTPSample",
     "echo": ".echo",
     "fleet": ".fleet",
     "FleetResult": ".fleet:FleetResult",
@@ -103,7 +104,7 @@ if TYPE_CHECKING:
     from ._message import IcmpMessage
     from .ping import PingIcmpError, PingReply, PingResult, async_ping
     from .ping._api import ping
-    from .sntp import SNTPResult
+    from .sntp import SNTPResult, SNTPSample
     from .tcp import TcpResult
 
 
@@ -160,6 +161,7 @@ __all__ = [
     "SNTPError",
     "SNTPNameError",
     "SNTPResult",
+    "SNTPSample",
     "SNTPSendFailed",
     "TcpError",
     "TcpNameError",

@@ -6,6 +6,10 @@ the data, the address it was sent to as the source, and one control message
 holding a struct sock_extended_err followed by the address of the host that
 sent the error (SO_EE_OFFENDER). ping and sntp both read it through here.
 
+The same queue carries the kernel's transmit timestamps (SO_TIMESTAMPING,
+see pynet._stamps): an extended error of origin SO_EE_ORIGIN_TIMESTAMPING
+and errno ENOMSG, whose ee_data is the datagram's OPT_ID key.
+
 <linux/errqueue.h>:
 
     struct sock_extended_err {
@@ -21,6 +25,7 @@ sent the error (SO_EE_OFFENDER). ping and sntp both read it through here.
 
 from __future__ import annotations
 
+import errno as _errno
 import socket
 import struct
 import sys
@@ -44,8 +49,10 @@ __all__ = [
     "SO_EE_ORIGIN_ICMP6",
     "SO_EE_ORIGIN_LOCAL",
     "SO_EE_ORIGIN_NONE",
+    "SO_EE_ORIGIN_TIMESTAMPING",
     "enable",
     "extended_error",
+    "timestamp_key",
 ]
 
 # <linux/in.h>, <linux/in6.h>, <sys/socket.h>: Python names them only on some
@@ -58,6 +65,8 @@ SO_EE_ORIGIN_NONE = 0
 SO_EE_ORIGIN_LOCAL = 1  # raised by this host (EMSGSIZE against the local MTU, ...)
 SO_EE_ORIGIN_ICMP = 2
 SO_EE_ORIGIN_ICMP6 = 3
+SO_EE_ORIGIN_TIMESTAMPING = 4  # not an error: a timestamp report
+SCM_TSTAMP_SND = 0  # ee_info of a timestamp report: taken by the driver on sending
 
 # ee_errno, ee_origin, ee_type, ee_code, ee_pad, ee_info, ee_data
 EXTENDED_ERR = struct.Struct("=IBBBBII")
@@ -104,6 +113,19 @@ def extended_error(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[Extend
             err, origin, icmp_type, code, _pad, info, _data = EXTENDED_ERR.unpack_from(data)
             return ExtendedError(err, origin, icmp_type, code, info,
                                  _offender(bytes(data[EXTENDED_ERR.size:])))
+    return None
+
+
+def timestamp_key(ancdata: Iterable[Tuple[int, int, bytes]]) -> Optional[int]:
+    """The OPT_ID key (ee_data) when the control messages hold a transmit
+    timestamp report (the stamp itself is an SCM_TIMESTAMPING beside it),
+    or None for anything else."""
+    for level, kind, data in ancdata:
+        if (level, kind) in _LEVELS and len(data) >= EXTENDED_ERR.size:
+            err, origin, _type, _code, _pad, info, key = EXTENDED_ERR.unpack_from(data)
+            if (err, origin, info) == (_errno.ENOMSG, SO_EE_ORIGIN_TIMESTAMPING, SCM_TSTAMP_SND):
+                return int(key)
+            return None
     return None
 
 

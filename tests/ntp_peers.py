@@ -8,17 +8,17 @@ with pynet, so a mistake in pynet's packet code cannot hide in both."""
 from __future__ import annotations
 
 import contextlib
-import os
 import selectors
 import socket
 import struct
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple
 
-from support import outside_env, program
+from support import program
+
+from pynet.bench import _chrony
 
 NTP_FORMAT = struct.Struct("!BBbbII4sQQQQ")
 NTP_UNIX_OFFSET_S = 2208988800
@@ -131,67 +131,14 @@ def fake_ntp_group(*scripts: Script) -> Iterator[List[FakeNtp]]:
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
     """A UDP port nobody listens on (a datagram to it draws ICMP port unreachable)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _answers(host: str, port: int) -> bool:
-    """One bare SNTP request: does the server answer with a synchronised reply?"""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.2)
-        s.connect((host, port))
-        s.send(b"\x23" + bytes(47))
-        try:
-            data = s.recv(2048)
-        except ConnectionRefusedError:  # not bound yet: ask again shortly
-            time.sleep(0.01)
-            return False
-        except OSError:  # no answer within the socket timeout
-            return False
-    return len(data) >= 48 and data[0] >> 6 != 3
+    return _chrony.free_udp_port(host)
 
 
 @contextlib.contextmanager
 def chronyd(workdir: Path) -> Iterator[int]:
     """A real chronyd serving NTP on 127.0.0.1 and ::1 at a free port, with
     its own local clock as reference (stratum 10) and hands off the system
-    clock (-x). Yields the port once it answers; stopped on exit."""
-    binary = program("chronyd")
-    port = free_udp_port()
-    conf = workdir / "chrony.conf"
-    conf.write_text("\n".join([
-        f"port {port}",
-        "bindaddress 127.0.0.1",
-        "bindaddress ::1",
-        "allow 127.0.0.1",
-        "allow ::1",
-        "local stratum 10",
-        f"pidfile {workdir / 'chronyd.pid'}",
-        f"driftfile {workdir / 'chronyd.drift'}",
-        "cmdport 0",
-        "",
-    ]))
-    user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
-    args = [binary, "-x", "-d", "-u", user, "-f", str(conf)]
-    if os.geteuid() != 0:
-        args.insert(1, "-U")
-    log = open(workdir / "chronyd.log", "w+b")
-    proc = subprocess.Popen(args, env=outside_env(), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not _answers("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"chronyd did not start answering: {log.read().decode()}")
+    clock (-x): the benchmark's (pynet.bench._chrony). Yields the port once
+    it answers; stopped on exit."""
+    with _chrony.chronyd(workdir, program("chronyd")) as port:
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(WAIT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -314,10 +314,13 @@ def test_to_dict_is_what_json_prints() -> None:
     assert len(printed) == 2 and run.returncode == 0
     for mine, theirs in zip((kod.to_dict(), good.to_dict()), printed):
         assert json.loads(json.dumps(mine)) == mine  # JSON-safe as it is
-        measured = {"offset_s", "delay_s", "root_distance_s", "server_time_s", "time"}
+        measured = {"offset_s", "delay_s", "root_distance_s", "server_time_s", "time",
+                    "samples"}
         assert set(mine) == set(theirs)
         assert {k: v for k, v in mine.items() if k not in measured} == \
             {k: v for k, v in theirs.items() if k not in measured}
+        assert [set(sample) for sample in mine.get("samples", [])] == \
+            [set(sample) for sample in theirs.get("samples", [])]
     assert kod.to_dict()["ok"] is False and kod.to_dict()["kiss_code"] == "RATE"
     assert good.to_dict()["ok"] is True and good.to_dict()["stratum"] == 3
     assert good.to_dict()["family"] == 4 and good.to_dict()["leap"] == "no-leap"
@@ -522,16 +525,23 @@ def test_session_matches_by_address_port_and_cookie() -> None:
     session = Session([("a", socket.AF_INET, ("127.0.0.1", 123)),
                        ("b", socket.AF_INET, ("127.0.0.2", 123))], clock=lambda: now)
     first, second = session.probes
-    request_a, request_b = session.request(first), session.request(second)
+    (sent_a, request_a), (sent_b, request_b) = session.request(first), session.request(second)
+    session.sent(sent_a, now)
+    session.sent(sent_b, now)
+    assert session.request(first) is None  # count=1: one request per server
     session.on_datagram(reply(request_a, clock=lambda: now), ("127.0.0.2", 123), now)
-    assert first.result is None and second.ignored == 1
+    assert not first.measured and second.ignored == 1
     assert second.last_ignored == "the reply to 127.0.0.1 came from 127.0.0.2"
     session.on_datagram(reply(request_a, clock=lambda: now), ("127.0.0.1", 123), now)
-    assert first.result is not None and first.result.ok and first.result.offset_s == 0
+    assert session.done(first) and not session.finished
     session.on_icmp_error(errno.ECONNREFUSED, quoted=request_b, destination=("127.0.0.9", 1))
     assert isinstance(second.result.error, sntp.PortUnreachable)  # type: ignore[union-attr]
     session.on_datagram(b"\x24" + bytes(47), ("192.0.2.7", 123), now)
     assert session.stray == 1 and session.finished
+    good, refused = session.results(1.0)
+    assert good.ok and good.offset_s == 0 and good.sent == 1 and len(good.samples) == 1
+    assert (good.tx_stamp, good.rx_stamp) == ("user", "user")  # the session was told so
+    assert refused.sent == 1 and refused.samples == ()
 
 
 def test_error_queue_reader() -> None:

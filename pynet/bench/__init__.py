@@ -2,7 +2,8 @@
 peers in one run. ``echo``: every echo server with the C load generator
 (pynet.bench.echo); ``fleet``: the fleet engine beside fping and icmplib
 (pynet.bench.fleet); ``exporter``: the exporter beside blackbox_exporter
-(pynet.bench.exporter)."""
+(pynet.bench.exporter); ``sntp``: the SNTP client beside ntplib against a
+real chronyd on loopback (pynet.bench.sntp)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import List, Optional
 
 __all__ = ["main"]
 
-BENCHMARKS = ("echo", "fleet", "exporter")
+BENCHMARKS = ("echo", "fleet", "exporter", "sntp")
 USAGE = """\
 usage: pynet bench echo [--quick] [--duration S] [--warmup S] [--servers A,B] [--rounds N]
                         [--idle N] [--json FILE] [--chart FILE]
        pynet bench fleet [--quick] [--loop-seconds S] [--json FILE] [--chart FILE]
        pynet bench exporter [--quick] [--probes N] [--rounds N] [--targets N]
                             [--duration S] [--json FILE]
+       pynet bench sntp [--quick] [--rounds N] [--count N] [--chronyd PATH] [--json FILE]
 (pynet bench NAME --help says more)
 exit status: 0 every row measured, 1 a row failed, 2 bad usage or no C extension."""
 

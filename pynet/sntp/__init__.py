@@ -12,11 +12,14 @@ measured with era-safe timestamp arithmetic (right after 2036). Several
 servers are asked at once from one socket; a single server over a connected
 socket, so that an ICMP port unreachable is reported at once.
 
-query(servers, *, port=123, timeout=5.0, family=None) and its asyncio twin
-async_query() (same arguments, run on the event loop) return one SNTPResult
-per server. A name that does not resolve raises SNTPNameError (a
-pynet.ResolveError) before anything is sent; every other failure is the
-``error`` of that server's result, an SNTPError subclass.
+query(servers, *, port=123, timeout=5.0, family=None, count=1, interval=2.0)
+and its asyncio twin async_query() (same arguments, run on the event loop)
+return one SNTPResult per server: with count > 1, the sample of least delay
+(RFC 5905's clock filter), the jitter of all, and every SNTPSample. Send and
+receive times are the kernel's own stamps where it gives them. A name that
+does not resolve raises SNTPNameError (a pynet.ResolveError) before anything
+is sent; every other failure is the ``error`` of that server's result, an
+SNTPError subclass.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from .._errors import (
     Unsynchronised,
 )
 from ._query import async_query, query
-from ._result import SNTPResult
+from ._result import SNTPResult, SNTPSample
 from .._tool import make_callable
 
 
@@ -55,6 +58,7 @@ __all__ = [
     "SNTPError",
     "SNTPNameError",
     "SNTPResult",
+    "SNTPSample",
     "SNTPSendFailed",
     "Unreachable",
     "Unsynchronised",

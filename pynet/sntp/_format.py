@@ -5,7 +5,10 @@
 The date is the server's transmit time in local time, then the local UTC
 offset, our clock's offset from the server (add it to ours), the error bound
 (root distance), the server as named and, when that was a name, the address
-asked, the stratum and the leap indicator.
+asked, the stratum and the leap indicator. When each server was asked
+several times, the jitter of its samples and how many answered follow:
+
+    ... 127.0.0.1 s10 no-leap jitter 0.000002 samples 8/8
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ def who(result: SNTPResult) -> str:
     return f"{result.server} {result.address}"
 
 
-def text_line(result: SNTPResult) -> str:
-    """The ntpdig-style line of a server that answered."""
+def text_line(result: SNTPResult, count: int = 1) -> str:
+    """The ntpdig-style line of a server that answered, count times asked."""
     assert result.server_time_s is not None and result.offset_s is not None
     assert result.root_distance_s is not None and result.leap_text is not None
     stamp, zone = local_text(result.server_time_s)
-    return (f"{stamp} ({zone}) {result.offset_s:+.6f} +/- {result.root_distance_s:.6f} "
+    line = (f"{stamp} ({zone}) {result.offset_s:+.6f} +/- {result.root_distance_s:.6f} "
             f"{who(result)} s{result.stratum} {result.leap_text}")
+    if count > 1:
+        jitter = "-" if result.jitter_s is None else f"{result.jitter_s:.6f}"
+        line += f" jitter {jitter} samples {len(result.samples)}/{count}"
+    return line
 
 
 def json_line(result: SNTPResult) -> str:

@@ -1,4 +1,5 @@
-"""Judging a reply that matched our request, and measuring with it.
+"""Judging a reply that matched our request, measuring with it, and
+making a server's samples its result.
 
 Matching (is this datagram an answer to our request at all?) happens in
 _session: source address and port, mode 4, originate timestamp == our
@@ -9,14 +10,15 @@ the server we asked, so its complaint is final for that server.
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 from . import _packet as p
 from .._errors import BadReply, KissOfDeath, SNTPError, Unsynchronised
-from ._result import SNTPResult
+from ._filter import jitter_s, select
+from ._result import SNTPResult, SNTPSample
 from ._timestamp import FRACTION, diff_units, from_unix_ns, short_s, to_unix_ns
 
-__all__ = ["judge", "measure", "ref_id_text"]
+__all__ = ["answer", "judge", "measure", "ref_id_text"]
 
 PHI = 15e-6  # RFC 5905: the frequency tolerance, 15 ppm
 _FIRST_VERSION = 1
@@ -64,29 +66,42 @@ def judge(reply: p.NtpPacket) -> Optional[SNTPError]:
     return None
 
 
-def measure(server: str, address: str, port: int, family: int, reply: p.NtpPacket, t1: int,
-            t4_unix_ns: int, ignored: int) -> SNTPResult:
+def measure(reply: p.NtpPacket, t1_unix_ns: int, t4_unix_ns: int, tx_stamp: str,
+            rx_stamp: str) -> SNTPSample:
     """Offset and delay from the four timestamps (RFC 4330 5): T1 our send
     time, T2 the server's receive time, T3 its transmit time, T4 our receive
     time. Each difference is taken modulo 2**64, so an era boundary between
     any two of them changes nothing."""
-    t4 = from_unix_ns(t4_unix_ns)
+    t1, t4 = from_unix_ns(t1_unix_ns), from_unix_ns(t4_unix_ns)
     t2, t3 = reply.receive, reply.transmit
     offset_s = (diff_units(t2, t1) + diff_units(t3, t4)) / 2 / FRACTION
     delay_s = (diff_units(t4, t1) - diff_units(t3, t2)) / FRACTION
-    precision_s = 2.0 ** reply.precision
-    root_delay_s = short_s(reply.root_delay, signed=True)
-    root_dispersion_s = short_s(reply.root_dispersion)
     round_trip_s = diff_units(t4, t1) / FRACTION
-    root_distance_s = ((root_delay_s + max(delay_s, 0.0)) / 2 + root_dispersion_s
-                       + precision_s + PHI * round_trip_s)
+    root_distance_s = ((short_s(reply.root_delay, signed=True) + max(delay_s, 0.0)) / 2
+                       + short_s(reply.root_dispersion) + 2.0 ** reply.precision
+                       + PHI * round_trip_s)
+    return SNTPSample(offset_s=offset_s, delay_s=delay_s, root_distance_s=root_distance_s,
+                      server_time_s=to_unix_ns(t3, t4_unix_ns) / 1e9,
+                      tx_stamp=tx_stamp, rx_stamp=rx_stamp)
+
+
+def answer(server: str, address: str, port: int, family: int,
+           measured: Sequence[Tuple[SNTPSample, p.NtpPacket]], sent: int,
+           ignored: int) -> SNTPResult:
+    """The result of a server's samples (in the order sent): the figures of
+    the one of least delay, what its reply said, and the jitter of them all."""
+    samples = tuple(sample for sample, _reply in measured)
+    selected = select(samples)
+    best, reply = measured[selected]
     return SNTPResult(
         server=server, address=address, port=port, family=family,
-        offset_s=offset_s, delay_s=delay_s, root_distance_s=root_distance_s,
+        offset_s=best.offset_s, delay_s=best.delay_s, root_distance_s=best.root_distance_s,
         stratum=reply.stratum, leap=reply.leap, version=reply.version,
-        poll_log2=reply.poll, precision_s=precision_s,
-        root_delay_s=root_delay_s, root_dispersion_s=root_dispersion_s,
+        poll_log2=reply.poll, precision_s=2.0 ** reply.precision,
+        root_delay_s=short_s(reply.root_delay, signed=True),
+        root_dispersion_s=short_s(reply.root_dispersion),
         ref_id=ref_id_text(reply.ref_id, reply.stratum),
         ref_id_raw=int.from_bytes(reply.ref_id, "big"),
-        server_time_s=to_unix_ns(t3, t4_unix_ns) / 1e9,
-        ignored=ignored)
+        server_time_s=best.server_time_s, ignored=ignored, sent=sent, samples=samples,
+        selected=selected, jitter_s=jitter_s(samples, selected),
+        tx_stamp=best.tx_stamp, rx_stamp=best.rx_stamp)
