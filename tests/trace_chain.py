@@ -1,11 +1,12 @@
 """A chain of network namespaces for the traceroute tests: a client, a few
 routers with forwarding on and no ICMP rate limits, and a target, every
 link a veth pair between two of our namespaces. Nothing is in the root
-namespace, so the addresses (10.235.L.0/24 and fd00:235:L::/64 for link L)
-cannot collide with anyone's; the namespace names carry the pid.
+namespace, so the addresses (10.NET.L.0/24 and fd00:NET:L::/64 for link L;
+NET is 235 unless a test's own range is asked for) cannot collide with
+anyone's; the namespace names carry the pid.
 
 Link L joins node L-1 (.1, ::1) to node L (.2, ::2): hop k of a trace from
-the client is 10.235.k.2, the target the last link's .2. An ECMP chain
+the client is 10.NET.k.2, the target the last link's .2. An ECMP chain
 puts two routers side by side at one hop, behind a multipath route."""
 
 from __future__ import annotations
@@ -83,10 +84,11 @@ class Chain:
     """client - r1 - ... - rN - target. hops4/hops6: the address each hop
     answers from, the target's last."""
 
-    def __init__(self, routers: int, *, ecmp_at: int = 0, tag: str = "") -> None:
+    def __init__(self, routers: int, *, ecmp_at: int = 0, tag: str = "", net: int = 235) -> None:
         need_root()
         need(os.path.exists("/proc/self/ns/net"), "no network namespaces")
         self.id = f"{os.getpid()}-{next(_COUNTER)}{tag}"
+        self.p4, self.p6 = f"10.{net}", f"fd00:{net}"
         self.nodes: Dict[str, Node] = {}
         self.links = 0
         try:
@@ -108,8 +110,8 @@ class Chain:
         _run(program("ip"), "link", "add", a, "netns", left.name, "type", "veth", "peer",
              "name", b, "netns", right.name)
         for node, dev, host in ((left, a, 1), (right, b, 2)):
-            node.ip("addr", "add", f"10.235.{n}.{host}/24", "dev", dev)
-            node.ip("-6", "addr", "add", f"fd00:235:{n}::{host}/64", "dev", dev, "nodad")
+            node.ip("addr", "add", f"{self.p4}.{n}.{host}/24", "dev", dev)
+            node.ip("-6", "addr", "add", f"{self.p6}:{n}::{host}/64", "dev", dev, "nodad")
             node.ip("link", "set", dev, "up")
         return n
 
@@ -149,15 +151,15 @@ class Chain:
                 if j == i or j == i - 1:
                     continue  # directly connected
                 if j < i - 1:
-                    via4, via6 = f"10.235.{link_of[i - 1]}.1", f"fd00:235:{link_of[i - 1]}::1"
+                    via4, via6 = f"{self.p4}.{link_of[i - 1]}.1", f"{self.p6}:{link_of[i - 1]}::1"
                 else:
                     if self.alt is not None and i == ecmp_at - 1 and j >= i:
                         continue  # the multipath route, set in _ecmp
-                    via4, via6 = f"10.235.{link_of[i]}.2", f"fd00:235:{link_of[i]}::2"
-                node.ip("route", "add", f"10.235.{link}.0/24", "via", via4)
-                node.ip("-6", "route", "add", f"fd00:235:{link}::/64", "via", via6)
-        self.hops4 = [f"10.235.{link}.2" for link in link_of]
-        self.hops6 = [f"fd00:235:{link}::2" for link in link_of]
+                    via4, via6 = f"{self.p4}.{link_of[i]}.2", f"{self.p6}:{link_of[i]}::2"
+                node.ip("route", "add", f"{self.p4}.{link}.0/24", "via", via4)
+                node.ip("-6", "route", "add", f"{self.p6}:{link}::/64", "via", via6)
+        self.hops4 = [f"{self.p4}.{link}.2" for link in link_of]
+        self.hops6 = [f"{self.p6}:{link}::2" for link in link_of]
         self.target4, self.target6 = self.hops4[-1], self.hops6[-1]
         self.wait_reachable()
 
@@ -176,22 +178,22 @@ class Chain:
         main_up = self.link_of[at - 1]
         for j, link in enumerate(self.link_of):
             if j >= at:
-                alt.ip("route", "add", f"10.235.{link}.0/24", "via", f"10.235.{down}.2")
-                alt.ip("-6", "route", "add", f"fd00:235:{link}::/64", "via",
-                       f"fd00:235:{down}::2")
+                alt.ip("route", "add", f"{self.p4}.{link}.0/24", "via", f"{self.p4}.{down}.2")
+                alt.ip("-6", "route", "add", f"{self.p6}:{link}::/64", "via",
+                       f"{self.p6}:{down}::2")
             elif link != main_up:
-                alt.ip("route", "add", f"10.235.{link}.0/24", "via", f"10.235.{up}.1")
-                alt.ip("-6", "route", "add", f"fd00:235:{link}::/64", "via", f"fd00:235:{up}::1")
+                alt.ip("route", "add", f"{self.p4}.{link}.0/24", "via", f"{self.p4}.{up}.1")
+                alt.ip("-6", "route", "add", f"{self.p6}:{link}::/64", "via", f"{self.p6}:{up}::1")
         # The node before both reaches everything past them over either.
         for link in self.link_of[at:]:
-            before.ip("route", "add", f"10.235.{link}.0/24",
-                      "nexthop", "via", f"10.235.{main_up}.2",
-                      "nexthop", "via", f"10.235.{up}.2")
-            before.ip("-6", "route", "add", f"fd00:235:{link}::/64",
-                      "nexthop", "via", f"fd00:235:{main_up}::2",
-                      "nexthop", "via", f"fd00:235:{up}::2")
-        self.twin_hops4 = (f"10.235.{main_up}.2", f"10.235.{up}.2")
-        self.twin_hops6 = (f"fd00:235:{main_up}::2", f"fd00:235:{up}::2")
+            before.ip("route", "add", f"{self.p4}.{link}.0/24",
+                      "nexthop", "via", f"{self.p4}.{main_up}.2",
+                      "nexthop", "via", f"{self.p4}.{up}.2")
+            before.ip("-6", "route", "add", f"{self.p6}:{link}::/64",
+                      "nexthop", "via", f"{self.p6}:{main_up}::2",
+                      "nexthop", "via", f"{self.p6}:{up}::2")
+        self.twin_hops4 = (f"{self.p4}.{main_up}.2", f"{self.p4}.{up}.2")
+        self.twin_hops6 = (f"{self.p6}:{main_up}::2", f"{self.p6}:{up}::2")
         self.twin_links = (up, down)
 
     def wait_reachable(self, timeout: float = 15.0) -> None:
