@@ -67,6 +67,48 @@ def test_silent_router_shows_stars_and_the_trace_goes_on(chain: Chain, silent_r2
     assert hops(ours.stdout)[-1][1] == (target,)
 
 
+@pytest.fixture(scope="module")
+def silent_target() -> Iterator[Chain]:
+    """A chain of its own (10.239.L.0/24) whose target drops everything."""
+    c = Chain(3, tag="s", net=239)
+    try:
+        c.target.nft("table inet pynet_silent {\n chain in {\n"
+                     "  type filter hook input priority 0; policy drop;\n }\n}\n")
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_deadline_ends_the_trace_with_the_answers_it_has(silent_target: Chain, backend: object,
+                                                         family: int,
+                                                         request: pytest.FixtureRequest) -> None:
+    """Probes that would wait 100 s each, a deadline of 1 s: the trace ends
+    with the routers' answers and the silent hops unanswered (the run's
+    60 s limit fails the test if only the waits ended it)."""
+    chain = silent_target
+    target, routers = ((chain.target4, chain.hops4[:3]) if family == 4
+                       else (chain.target6, chain.hops6[:3]))
+    code = ("import json\nfrom pynet.traceroute import traceroute\n"
+            f"r = traceroute({target!r}, max_ttl=6, wait=100.0, deadline=1.0, "
+            f"backend={_name(request)!r})\n"
+            "print(json.dumps(r.to_dict()))\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=60, cwd="/")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert not result["reached"]
+    assert [[p["address"] for p in h["probes"]] for h in result["hops"]] == \
+        [[a] * 3 for a in routers] + [[None] * 3] * 3
+
+
+def test_a_negative_deadline_is_refused() -> None:
+    from pynet.traceroute import traceroute
+
+    with pytest.raises(ValueError, match="deadline must be >= 0"):
+        traceroute("127.0.0.1", deadline=-1.0)
+
+
 REJECT = {
     ("!H", 4): "ip daddr {t} meta l4proto {{ udp, icmp, tcp }} reject with icmp type host-unreachable",
     ("!N", 4): "ip daddr {t} meta l4proto {{ udp, icmp, tcp }} reject with icmp type net-unreachable",

@@ -38,7 +38,7 @@ def _seconds(value: Any, name: str) -> float:
 def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, queries: int,
               sim: int, wait: float, pause: float, packet_len: Optional[int], classic: bool,
               source: Optional[str], privileged: Optional[bool], here: float = 3.0,
-              near: float = 10.0) -> Plan:
+              near: float = 10.0, deadline: Optional[float] = None) -> Plan:
     """Checked arguments as a Plan (TypeError/ValueError naming the argument)."""
     if method not in METHOD_NAMES:
         raise ValueError(f"method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
@@ -52,7 +52,8 @@ def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, qu
         _int(packet_len, "packet_len", 28, 65000)
     return Plan(METHOD_NAMES[method], port, first_ttl, max_ttl, queries, sim,
                 _seconds(wait, "wait"), _seconds(here, "here"), _seconds(near, "near"),
-                _seconds(pause, "pause"), packet_len, bool(classic), source, privileged)
+                _seconds(pause, "pause"), packet_len, bool(classic), source, privileged,
+                None if deadline is None else _seconds(deadline, "deadline"))
 
 
 def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
@@ -60,7 +61,8 @@ def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None
                queries: int = 3, sim: int = 16, wait: float = 5.0, here: float = 3.0,
                near: float = 10.0, pause: float = 0.0, packet_len: Optional[int] = None,
                classic: bool = False, source: Optional[str] = None,
-               privileged: Optional[bool] = None, backend: Optional[str] = None,
+               privileged: Optional[bool] = None, deadline: Optional[float] = None,
+               backend: Optional[str] = None,
                stop: Optional[Callable[[], bool]] = None) -> TraceResult:
     """Trace the path to target, as Linux traceroute does, every TTL at once.
 
@@ -71,11 +73,14 @@ def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None
     for an answer per probe at most, and (as Linux traceroute's -w
     MAX,HERE,NEAR) no longer than `here` times the round trip of an answer
     from the same hop or `near` times that of a later hop (0: off); pause:
-    seconds between probes; sim: probes unanswered at once. Raises TracerouteNameError (before sending),
+    seconds between probes; sim: probes unanswered at once; deadline:
+    seconds for the whole trace (None: until every probe is answered or
+    given up), past which it ends with the answers it has (reached False
+    unless the target had answered). Raises TracerouteNameError (before sending),
     TraceroutePermissionError, TracerouteSocketError (TracerouteError).
     """
     plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
-                     classic, source, privileged, here, near)
+                     classic, source, privileged, here, near, deadline)
     if family not in (None, 4, 6):
         raise ValueError(f"family must be 4, 6 or None, got {family!r}")
     return run_trace(target, lookup(target, family), plan, backend=backend, stop=stop)
@@ -92,7 +97,8 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
                      options.pop("wait", 5.0), options.pop("pause", 0.0),
                      options.pop("packet_len", None), options.pop("classic", False),
                      options.pop("source", None), options.pop("privileged", None),
-                     options.pop("here", 3.0), options.pop("near", 10.0))
+                     options.pop("here", 3.0), options.pop("near", 10.0),
+                     options.pop("deadline", None))
     if options:
         raise TypeError(f"unexpected keyword argument {next(iter(options))!r}")
     resolved = [lookup(t, family) for t in targets]
@@ -108,9 +114,10 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
 async def async_traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
                            port: Optional[int] = None, first_ttl: int = 1, max_ttl: int = 30,
                            queries: int = 3, sim: int = 16, wait: float = 5.0,
-                           here: float = 3.0, near: float = 10.0, pause: float = 0.0, packet_len: Optional[int] = None,
+                           here: float = 3.0, near: float = 10.0, pause: float = 0.0,
+                           packet_len: Optional[int] = None,
                            classic: bool = False, source: Optional[str] = None,
-                           privileged: Optional[bool] = None,
+                           privileged: Optional[bool] = None, deadline: Optional[float] = None,
                            backend: Optional[str] = None) -> TraceResult:
     """traceroute() for asyncio: the loop runs in a worker thread (the C
     loop without the GIL); cancelling the task ends the run at its next
@@ -121,7 +128,7 @@ async def async_traceroute(target: str, *, method: str = "udp", family: Optional
     from .._resolve import resolve_async
 
     plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
-                     classic, source, privileged, here, near)
+                     classic, source, privileged, here, near, deadline)
     if family not in (None, 4, 6):
         raise ValueError(f"family must be 4, 6 or None, got {family!r}")
     import socket

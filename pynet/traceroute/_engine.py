@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Callable, Dict, List, Optional, Tuple
@@ -42,6 +43,7 @@ class Plan:
     classic: bool = False
     source: Optional[str] = None
     privileged: Optional[bool] = None
+    deadline_s: Optional[float] = None
 
 
 def lookup(target: str, family: Optional[int]) -> Tuple[int, str, int]:
@@ -99,11 +101,19 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
             here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
         loop = trace.Loop(config)
         records: List[tl.Record] = []
+        end = None if plan.deadline_s is None else time.monotonic() + plan.deadline_s
         try:
             while True:
-                records.extend(loop.records(loop.run(FLUSH_NS)))
+                flush = FLUSH_NS
+                if end is not None:
+                    # A batch never runs past the deadline by more than the
+                    # loop's idle slice: it hands back what it has at flush.
+                    flush = max(min(flush, int((end - time.monotonic()) * 1e9)), 0)
+                records.extend(loop.records(loop.run(flush)))
                 counters = loop.counters()
                 if counters.done or (stop is not None and stop()):
+                    break
+                if end is not None and time.monotonic() >= end:
                     break
         except OSError as exc:
             raise TracerouteSocketError(exc.errno, f"trace: {exc.strerror}") from None
