@@ -1,11 +1,14 @@
 """Helpers for the exporter tests: an exporter in this process or as a
-command, HTTP requests with a deadline, a silent host in a namespace of
-our own (10.236.N.0/24, fd00:236:N::/64), free loopback ports."""
+command (in a namespace of ours, too), HTTP requests with a deadline (from
+inside a namespace, too), a silent host in a namespace of our own
+(10.236.N.0/24, fd00:236:N::/64), free loopback ports."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import http.client
+import json
 import os
 import select
 import socket
@@ -14,12 +17,14 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ping_netns import Netns
 from support import need, need_root
 
-__all__ = ["ExporterProcess", "SilentHost", "free_port", "get", "serve", "wait_for"]
+__all__ = ["ExporterProcess", "SilentHost", "free_port", "get", "get_in", "serve", "wait_for"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def free_port() -> int:
@@ -37,6 +42,20 @@ def get(port: int, path: str, headers: Optional[Dict[str, str]] = None,
         return resp.status, resp.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def get_in(prefix: Sequence[str], port: int, path: str,
+           headers: Optional[Dict[str, str]] = None, timeout: float = 30.0) -> Tuple[int, str]:
+    """get() run by a Python inside a namespace (prefix: `ip netns exec NAME`),
+    for an exporter listening on that namespace's loopback."""
+    code = ("import json, sys\nfrom exporter_helpers import get\n"
+            "print(json.dumps(get(*json.loads(sys.argv[1]))))\n")
+    done = subprocess.run([*prefix, sys.executable, "-c", code,
+                           json.dumps([port, path, headers, timeout])],
+                          capture_output=True, text=True, timeout=timeout + 30, cwd=HERE)
+    assert done.returncode == 0, done.stderr
+    status, text = json.loads(done.stdout)
+    return int(status), str(text)
 
 
 def wait_for(what: str, check, timeout: float = 60.0, every: float = 0.1):  # type: ignore[no-untyped-def]
@@ -81,27 +100,33 @@ class ExporterProcess:
              f"127.0.0.1:{self.port}", *args],
             cwd=self.cwd.name, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: List[str] = []
+        self.partial = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def wait_line(self, needle: str, timeout: float = 30.0) -> str:
-        """Read stderr until a line holding needle; fail if the process ends."""
+        """Read stderr until a line holding needle; fail if the process ends.
+        Read from the descriptor, not through the text stream: lines that
+        stream had buffered would be invisible to select."""
         end = time.monotonic() + timeout
-        for line in self.lines:
-            if needle in line:
-                return line
+        seen = 0
         assert self.proc.stderr is not None
+        fd = self.proc.stderr.fileno()
         while True:
+            for line in self.lines[seen:]:
+                if needle in line:
+                    return line
+            seen = len(self.lines)
             left = end - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no line with {needle!r} in {timeout} s: {self.lines}")
-            ready, _, _ = select.select([self.proc.stderr], [], [], left)
+            ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-            line = self.proc.stderr.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 raise AssertionError(f"exporter ended ({self.proc.wait()}): {self.lines}")
-            self.lines.append(line.rstrip("\n"))
-            if needle in line:
-                return line
+            *complete, self.partial = (self.partial + self.decoder.decode(chunk)).split("\n")
+            self.lines.extend(complete)
 
     def close(self) -> int:
         if self.proc.poll() is None:
