@@ -37,6 +37,15 @@ GOOD = textwrap.dedent("""\
     [modules."ntp"]
     prober = "sntp"
 
+    [modules.path]
+    prober = "traceroute"
+    method = "tcp"
+    port = 443
+    first_ttl = 2
+    max_hops = 12
+    queries = 1
+    wait = 0.5
+
     [groups.loopback]
     period = 0.5
     addresses = ["127.0.0.1", "::1"]
@@ -49,12 +58,19 @@ def test_good_config_holds_what_it_says() -> None:
     c = parse(GOOD, "good.toml")
     assert c.max_probes == 4 and c.timeout_offset == 0.25
     assert c.allowed("127.9.9.9") and c.allowed("::1") and not c.allowed("10.236.0.2")
-    assert set(c.modules) == {"icmp", "tcp", "sntp", "icmp5", "web", "ntp"}
+    assert set(c.modules) == {"icmp", "tcp", "sntp", "traceroute", "icmp5", "web", "ntp",
+                              "path"}
     assert c.modules["icmp5"].count == 5 and c.modules["icmp5"].ttl == 32
     web = c.modules["web"]
     assert web.prober == "tcp" and web.port == 8080 and web.send == b"GET / HTTP/1.0\r\n\r\n"
     assert web.expect is not None and web.expect.search(b"HTTP/1.1 200 OK")
     assert c.modules["ntp"].prober == "sntp"
+    path = c.modules["path"]
+    assert (path.prober, path.method, path.port, path.first_ttl, path.max_hops, path.queries,
+            path.wait) == ("traceroute", "tcp", 443, 2, 12, 1, 0.5)
+    trace = c.modules["traceroute"]
+    assert (trace.method, trace.first_ttl, trace.max_hops, trace.queries, trace.wait) == \
+        ("udp", 1, 30, 3, 5.0)
     (g,) = c.groups
     assert g.name == "loopback" and g.period == 0.5 and g.timeout == 0.5
     assert g.networks == (ipaddress.ip_network("127.1.0.0/30"),)
@@ -74,7 +90,20 @@ def test_no_allow_list_is_an_open_prober() -> None:
     ("[exporter]\nmax_probes = true\n", 2, "must be an integer"),
     ("[exporter]\nallow = ['10.0.0.1/8']\n", 2, "has host bits set"),
     ("[exporter]\nallow = '127.0.0.0/8'\n", 2, "must be a list of strings"),
-    ("[modules.a]\nprober = 'http'\n", 2, "must be one of icmp, tcp, sntp"),
+    ("[modules.a]\nprober = 'http'\n", 2, "must be one of icmp, tcp, sntp, traceroute"),
+    ("[modules.t]\nprober = 'traceroute'\nmethod = 'sctp'\n", 3,
+     "modules.t.method must be one of udp, udp-port, icmp, tcp, got 'sctp'"),
+    ("[modules.t]\nprober = 'traceroute'\nmax_hops = 0\n", 3,
+     "modules.t.max_hops must be 1..255, got 0"),
+    ("[modules.t]\nprober = 'traceroute'\nmax_hops = 8\n# why\nfirst_ttl = 9\n", 5,
+     "modules.t.first_ttl must be at most max_hops (8), got 9"),
+    ("[modules.t]\nprober = 'traceroute'\nqueries = 11\n", 3,
+     "modules.t.queries must be 1..10, got 11"),
+    ("[modules.t]\nprober = 'traceroute'\nwait = 0\n", 3, "modules.t.wait must be 0.001..120"),
+    ("[modules.t]\nprober = 'traceroute'\n\ncount = 3\n", 4,
+     "modules.t.count is not an option of the traceroute prober"),
+    ("[modules.t]\nprober = 'tcp'\nmax_hops = 3\n", 3, "not an option of the tcp prober"),
+    ("[modules.t]\nprober = 'traceroute'\nport = 0\n", 3, "modules.t.port must be 1..65535"),
     ("[modules.a]\nprober = 'icmp'\nport = 80\n", 3, "not an option of the icmp prober"),
     ("[modules.a]\nprober = 'tcp'\nexpect = '('\n", 3, "not a valid regex"),
     ("[modules.a]\nprober = 'icmp'\ncount = 1.5\n", 3, "must be an integer"),

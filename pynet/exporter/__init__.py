@@ -2,9 +2,10 @@
 
     pynet exporter [--listen 127.0.0.1:9427] [--config FILE] [--config-check]
 
-/probe?target=T&module=M answers one probe (icmp, tcp, sntp) in
-blackbox_exporter's multi-target pattern, with its metric names and pynet's
-measurements beside them (loss, duplicates, min/avg/max/mdev). /metrics
+/probe?target=T&module=M answers one probe (icmp, tcp, sntp, traceroute)
+in blackbox_exporter's multi-target pattern, with its metric names and
+pynet's measurements beside them (loss, duplicates, min/avg/max/mdev, the
+hops of the path). /metrics
 shows the config's groups, probed continuously by the fleet engine, as
 smokeping-style RTT histograms per target. Needs the `exporter` extra
 (prometheus_client); `import pynet` does not load any of it.

@@ -7,7 +7,7 @@
     allow = ["127.0.0.0/8", "::1"]  # /probe targets must be in these; absent: any
 
     [modules.icmp3]                 # /probe?module=icmp3
-    prober = "icmp"                 # icmp, tcp or sntp
+    prober = "icmp"                 # icmp, tcp, sntp or traceroute
     count = 3
 
     [groups.loopback]               # probed continuously, shown on /metrics
@@ -28,13 +28,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Pattern, Sequence, Tuple, Union
 
+from .. import _trace_loop as tl
 from .._errors import ConfigError, ExporterError
+from ..traceroute._engine import METHOD_NAMES
 
 __all__ = ["BUILTIN_MODULES", "Config", "Group", "Module", "Network", "default_config",
            "load", "parse"]
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-PROBERS = ("icmp", "tcp", "sntp")
+PROBERS = ("icmp", "tcp", "sntp", "traceroute")
 # A probe never runs longer than this, whatever the header or module says.
 MAX_PROBE_S = 120.0
 # Networks in [groups] expand to at most this many targets in all.
@@ -55,9 +57,15 @@ class Module:
     interval: float = 0.2          # icmp: seconds between them
     size: int = 56                 # icmp: payload bytes
     ttl: Optional[int] = None      # icmp: outgoing TTL / hop limit
-    port: Optional[int] = None     # tcp: when the target has none; sntp: default 123
+    port: Optional[int] = None     # tcp: when the target has none; sntp: default 123;
+                                   # traceroute: the method's destination port
     send: bytes = b""              # tcp: sent once connected
     expect: Optional[Pattern[bytes]] = None  # tcp: must match what comes back
+    method: str = "udp"            # traceroute: udp, udp-port, icmp or tcp
+    first_ttl: int = 1             # traceroute: the first hop probed
+    max_hops: int = 30             # traceroute: the last TTL probed
+    queries: int = 3               # traceroute: probes per hop
+    wait: float = 5.0              # traceroute: seconds per probe at most (within the budget)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,8 @@ BUILTIN_MODULES: Mapping[str, Module] = {name: Module(name, name) for name in PR
 
 
 def default_config() -> Config:
-    """No file: the built-in modules icmp, tcp and sntp, no groups, open."""
+    """No file: the built-in modules icmp, tcp, sntp and traceroute, no
+    groups, open."""
     return Config(modules=dict(BUILTIN_MODULES))
 
 
@@ -203,14 +212,16 @@ class _Checker:
     def module(self, name: str, doc: Mapping[str, Any]) -> Module:
         where = ("modules", name)
         keys = ("prober", "timeout", "family", "count", "interval", "size", "ttl", "port",
-                "send", "expect")
+                "send", "expect", "method", "first_ttl", "max_hops", "queries", "wait")
         t = self.table(doc, where, keys)
         prober = t.get("prober", name if name in PROBERS else None)
         if prober not in PROBERS:
             raise self.fail(where + ("prober",), f"modules.{name}.prober must be one of "
                             f"{', '.join(PROBERS)}, got {prober!r}")
         own = {"icmp": ("count", "interval", "size", "ttl"), "tcp": ("port", "send", "expect"),
-               "sntp": ("port",)}[prober]
+               "sntp": ("port",),
+               "traceroute": ("method", "port", "first_ttl", "max_hops", "queries", "wait"),
+               }[prober]
         for key in t:
             if key not in ("prober", "timeout", "family") + own:
                 raise self.fail(where + (key,), f"modules.{name}.{key} is not an option of "
@@ -228,6 +239,17 @@ class _Checker:
             except re.error as exc:
                 raise self.fail(where + ("expect",),
                                 f"modules.{name}.expect is not a valid regex: {exc}") from None
+        method = t.get("method", "udp")
+        if method not in METHOD_NAMES:
+            raise self.fail(where + ("method",), f"modules.{name}.method must be one of "
+                            f"{', '.join(METHOD_NAMES)}, got {method!r}")
+        max_hops = self.number(t, where + ("max_hops",), 30, low=1, high=tl.MAX_TTL,
+                               integer=True)
+        first_ttl = self.number(t, where + ("first_ttl",), 1, low=1, high=tl.MAX_TTL,
+                                integer=True)
+        if first_ttl > max_hops:
+            raise self.fail(where + ("first_ttl",), f"modules.{name}.first_ttl must be at "
+                            f"most max_hops ({max_hops}), got {first_ttl}")
         return Module(
             name, prober,
             timeout=self.number(t, where + ("timeout",), 10.0, low=0.001, high=MAX_PROBE_S),
@@ -237,7 +259,11 @@ class _Checker:
             size=self.number(t, where + ("size",), 56, low=16, high=65507, integer=True),
             ttl=self.number(t, where + ("ttl",), None, low=1, high=255, integer=True),
             port=self.number(t, where + ("port",), None, low=1, high=65535, integer=True),
-            send=send.encode(), expect=pattern)
+            send=send.encode(), expect=pattern, method=method, first_ttl=first_ttl,
+            max_hops=max_hops,
+            queries=self.number(t, where + ("queries",), 3, low=1, high=tl.MAX_QUERIES,
+                                integer=True),
+            wait=self.number(t, where + ("wait",), 5.0, low=0.001, high=MAX_PROBE_S))
 
     def group(self, name: str, doc: Mapping[str, Any]) -> Group:
         where = ("groups", name)

@@ -1,6 +1,6 @@
-"""The /probe probers: icmp, tcp and sntp, each run once against one target
-within a time budget, each returning blackbox_exporter's metrics (same names,
-help texts and meaning) and pynet's own beside them.
+"""The /probe probers: icmp, tcp, sntp and traceroute, each run once against
+one target within a time budget, each returning blackbox_exporter's metrics
+(same names, help texts and meaning) and pynet's own beside them.
 
 A prober resolves the target itself (timed as probe_dns_lookup_time_seconds),
 asks ``allowed`` about the address, and only then sends anything.
@@ -49,6 +49,14 @@ _HELP = {
     "probe_sntp_delay_seconds": "Round trip to the server minus its processing time",
     "probe_sntp_root_distance_seconds": "Error bound of the offset (root distance)",
     "probe_sntp_stratum": "The server's stratum",
+    "probe_traceroute_reached": "Whether the target itself answered (1) or the trace ended "
+                                "short of it (0)",
+    "probe_traceroute_hops": "Hops to the target: the TTL it answered at (absent when not "
+                             "reached)",
+    "probe_traceroute_hop_responded": "Whether any probe at this hop (TTL) got an answer",
+    "probe_traceroute_hop_loss_ratio": "Share of this hop's probes that got no answer, 0 to 1",
+    "probe_traceroute_hop_rtt_seconds": "Mean round trip of the answers from this address at "
+                                        "this hop",
 }
 
 
@@ -218,7 +226,41 @@ def probe_sntp(out: Outcome, target: str, module: Module, budget: float,
     out.add("probe_sntp_stratum", r.stratum)
 
 
-PROBERS = {"icmp": probe_icmp, "tcp": probe_tcp, "sntp": probe_sntp}
+def probe_traceroute(out: Outcome, target: str, module: Module, budget: float,
+                     allowed: Allowed) -> None:
+    from ..traceroute import traceroute
+
+    start = time.monotonic()
+    af, address, _took = _resolve(out, target, module, socket.SOCK_DGRAM, allowed)
+    # The trace ends at the budget whatever its probes still wait for, and
+    # no probe waits longer than the budget.
+    left = max(budget - (time.monotonic() - start), 0.001)
+    r = traceroute(address, method=module.method, family=4 if af == socket.AF_INET else 6,
+                   port=module.port, first_ttl=module.first_ttl, max_ttl=module.max_hops,
+                   queries=module.queries, wait=min(module.wait, left), deadline=left)
+    out.add("probe_traceroute_reached", 1 if r.reached else 0)
+    if r.reached:
+        out.add("probe_traceroute_hops", r.hops[-1].ttl)
+    for hop in r.hops:
+        ttl = str(hop.ttl)
+        answered = [p for p in hop.probes if p.answered and p.rtt_ms is not None]
+        out.add("probe_traceroute_hop_responded", 1 if answered else 0, hop=ttl)
+        out.add("probe_traceroute_hop_loss_ratio", 1 - len(answered) / len(hop.probes),
+                hop=ttl)
+        for where in hop.addresses:
+            rtts = [p.rtt_ms for p in answered if p.address == where and p.rtt_ms is not None]
+            out.add("probe_traceroute_hop_rtt_seconds", sum(rtts) / len(rtts) / 1e3, hop=ttl,
+                    address=where)
+    out.success = r.reached
+    if not r.reached:
+        last = next((h for h in reversed(r.hops) if h.addresses), None)
+        out.message = (f"{address} not reached within {r.max_ttl} hops and {left:.3g} s; " +
+                       (f"last answer from hop {last.ttl} ({last.addresses[0]})" if last
+                        else "no hop answered"))
+
+
+PROBERS = {"icmp": probe_icmp, "tcp": probe_tcp, "sntp": probe_sntp,
+           "traceroute": probe_traceroute}
 
 
 def run_probe(target: str, module: Module, budget: float, allowed: Allowed) -> Outcome:

@@ -225,8 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/-/healthy":
                 self.send_text(200, "OK")
             elif path == "/":
-                self.send_text(200, "pynet exporter: /probe?target=HOST&module=icmp|tcp|sntp, "
-                               "/metrics")
+                self.send_text(200, "pynet exporter: /probe?target=HOST&module=icmp|tcp|sntp|"
+                               "traceroute, /metrics")
             else:
                 self.send_text(404, f"no such page: {_show(path)}")
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
