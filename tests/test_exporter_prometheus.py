@@ -1,8 +1,9 @@
 """The exporter scraped by a real Prometheus (Debian's 2.42) on loopback: a
 /probe job relabelled over two targets, 127.0.0.1 (answers) and a silent
-host in a namespace of ours, and a /metrics job; results read back through
-Prometheus's own HTTP API. Also: SIGHUP reloads, and a bad reload keeps the
-old config."""
+host in a namespace of ours, a traceroute /probe job to 127.0.0.1, and a
+/metrics job; results read back through Prometheus's own HTTP API. Also:
+SIGHUP reloads, a bad reload keeps the old config, and the README's scrape
+config is one promtool accepts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
+from conftest import REPO
 from exporter_helpers import ExporterProcess, SilentHost, free_port, get, wait_for
 from support import need, need_root, program
 
@@ -35,6 +37,17 @@ scrape_configs:
         target_label: __param_target
       - source_labels: [__param_target]
         target_label: instance
+      - target_label: __address__
+        replacement: "127.0.0.1:{port}"
+  - job_name: pynet_path
+    metrics_path: /probe
+    params:
+      module: [traceroute]
+    static_configs:
+      - targets: ["127.0.0.1"]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
       - target_label: __address__
         replacement: "127.0.0.1:{port}"
   - job_name: pynet
@@ -108,15 +121,21 @@ def test_prometheus_scrapes_probe_and_metrics(silent: SilentHost) -> None:
         prom = Prometheus(SCRAPE.format(port=exporter.port, silent=silent.there))
         try:
             def both() -> Dict[str, float]:
-                got = prom.by("probe_success", "instance")
+                got = prom.by('probe_success{job="pynet_probe"}', "instance")
                 return got if len(got) == 2 else {}
 
             success = wait_for("probe_success for both targets", both, timeout=60)
             assert success == {"127.0.0.1": 1.0, silent.there: 0.0}
-            up = wait_for("up for all three", lambda: (lambda u: u if len(u) == 3 else {})(
-                prom.by("up", "instance")), timeout=60)
-            assert up == {"127.0.0.1": 1.0, silent.there: 1.0,
-                          f"127.0.0.1:{exporter.port}": 1.0}
+            jobs = {"pynet_probe": 2.0, "pynet_path": 1.0, "pynet": 1.0}
+            wait_for("up for all four targets", lambda: prom.by("count by (job) (up)", "job")
+                     == jobs, timeout=60)
+            assert prom.by("sum by (job) (up)", "job") == jobs
+            path = wait_for("the traceroute job's hops", lambda: prom.by(
+                'probe_traceroute_hops{job="pynet_path"}', "job"), timeout=60)
+            assert path == {"pynet_path": 1.0}
+            assert prom.by('probe_success{job="pynet_path"}', "job") == {"pynet_path": 1.0}
+            assert prom.by('probe_traceroute_hop_rtt_seconds{job="pynet_path"}', "address") \
+                .keys() == {"127.0.0.1"}
             received = prom.by("probe_icmp_packets_received", "instance")
             assert received["127.0.0.1"] == 3 and received[silent.there] == 0
             # The silent host's probe ends inside Prometheus's 2 s scrape timeout.
@@ -195,3 +214,15 @@ def test_startup_warnings() -> None:
     assert [w.split(":")[0] for w in startup_warnings("0.0.0.0", open_)] == \
         ["listening on every interface (0.0.0.0)", "no allow-list in the config"]
     assert len(startup_warnings("::", closed)) == 1
+
+
+def test_the_readmes_scrape_config_passes_promtool(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### A ready scrape config", 1)[1]
+    config = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "module: [traceroute]" in config and "module: [icmp]" in config
+    path = tmp_path / "prometheus.yml"
+    path.write_text(config)
+    check = subprocess.run([program("promtool"), "check", "config", str(path)],
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
