@@ -26,6 +26,10 @@ prober = "traceroute"
 method = "icmp"
 queries = 2
 max_hops = 8
+[modules.trace_tcp]              # a closed port: the target's RST ends the trace
+prober = "traceroute"
+method = "tcp"
+port = 9
 [modules.two_hops]
 prober = "traceroute"
 max_hops = 2
@@ -87,7 +91,7 @@ def responded(text: str) -> Dict[int, float]:
 
 
 @pytest.mark.parametrize("family", [4, 6])
-@pytest.mark.parametrize("module", ["traceroute", "trace_icmp"])
+@pytest.mark.parametrize("module", ["traceroute", "trace_icmp", "trace_tcp"])
 def test_the_far_host_is_reached_through_every_router(traced: Traced, family: int,
                                                       module: str) -> None:
     c = traced.chain
