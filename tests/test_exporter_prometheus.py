@@ -141,9 +141,12 @@ def test_prometheus_scrapes_probe_and_metrics(silent: SilentHost) -> None:
             # The silent host's probe ends inside Prometheus's 2 s scrape timeout.
             timeout = prom.by("probe_timeout_seconds", "instance")
             assert timeout[silent.there] == 1.5
-            served = wait_for("the exporter's own counter", lambda: prom.by(
-                'pynet_exporter_probes_total{module="icmp"}', "result"), timeout=60)
-            assert served.get("success", 0) >= 1
+            # A /metrics scrape may come between the two targets' first probes:
+            # wait for one that counts both results.
+            served = wait_for("the exporter's own counter of both results", lambda: (
+                lambda r: r if len(r) == 2 else {})(prom.by(
+                    'pynet_exporter_probes_total{module="icmp"}', "result")), timeout=60)
+            assert served["success"] >= 1 and served["failure"] >= 1
         finally:
             prom.close()
         # The failing probe was logged in one line, with its reason.

@@ -12,14 +12,14 @@ than summing words in Python.
 
 from __future__ import annotations
 
-from typing import Union
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .._checks import Buffer
 
 __all__ = ["NOGIL_MIN", "checksum", "checksum_bytes", "checksum_update", "fold", "sum16"]
 
 # Pure Python never releases the GIL; the size only mirrors the C backend.
 NOGIL_MIN = 256 * 1024
-
-Buffer = Union[bytes, bytearray, memoryview]
 
 
 def sum16(data: Buffer) -> int:

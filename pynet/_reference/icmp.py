@@ -6,16 +6,18 @@ and raises MalformedPacket with the same reason codes.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
-
 from .. import _wire as w
 from .._errors import MalformedPacket
 from .._message import IcmpMessage, from_fields
 from .checksum import checksum, sum16
 
-__all__ = ["echo_build", "ext_parse", "parse", "parse_fields"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
-Buffer = Union[bytes, bytearray, memoryview]
+    from .._checks import Buffer
+
+__all__ = ["echo_build", "ext_parse", "parse", "parse_fields"]
 
 
 def _pseudo_sum6(src: bytes, dst: bytes, icmp_len: int) -> int:

@@ -14,7 +14,6 @@ import select
 import socket
 import struct
 import time
-from typing import List, Optional
 
 from .. import _wire as w
 from .._errors import MalformedPacket
@@ -25,6 +24,10 @@ from .._ping_loop import (BAD_CHECKSUM, DUP, ERROR, FLOOD_WAIT_NS, IP_RETOPTS, I
                           WRONG_DATA, Counters, LoopConfig, Record)
 from .icmp import parse_fields
 from .checksum import checksum
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 __all__ = ["Loop"]
 
