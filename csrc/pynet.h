@@ -557,4 +557,24 @@ long pn_trace_probe(const struct pn_trace_config *config, int64_t index, uint8_t
 long pn_trace_run(const struct pn_trace_config *config, struct pn_trace_state *state,
                   struct pn_trace_record *out, size_t cap, int64_t flush_ns);
 
+/* Many traces in one thread (traceroute A B C ...): `slots` traces at
+ * most at once, each with its own config, state and sockets, all of them
+ * in one poller. Fill pn_trace_many_config(m, slot), then start the slot
+ * (0, -EINVAL for a bad config, -EBUSY for a slot or socket in use, or a
+ * poller errno). pn_trace_many_run writes records as pn_trace_run does,
+ * and the slot each came from into slot_of[0..n); it returns when every
+ * started trace is done, and otherwise as pn_trace_run does. A trace that
+ * is done leaves the poller and keeps its slot (its state readable) until
+ * released; release a slot before closing its sockets, also to abandon a
+ * trace that is not done. open returns NULL when out of memory. */
+struct pn_trace_many;
+struct pn_trace_many *pn_trace_many_open(size_t slots);
+void pn_trace_many_close(struct pn_trace_many *many);
+struct pn_trace_config *pn_trace_many_config(struct pn_trace_many *many, size_t slot);
+const struct pn_trace_state *pn_trace_many_state(const struct pn_trace_many *many, size_t slot);
+int pn_trace_many_start(struct pn_trace_many *many, size_t slot);
+void pn_trace_many_release(struct pn_trace_many *many, size_t slot);
+long pn_trace_many_run(struct pn_trace_many *many, struct pn_trace_record *out,
+                       int64_t *slot_of, size_t cap, int64_t flush_ns);
+
 #endif /* PYNET_H */

@@ -16,6 +16,7 @@
 #include "pynet.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /* UDP/ICMP data: the probe word, its complement, the run's key. */
@@ -179,8 +180,11 @@ long pn_trace_probe(const struct pn_trace_config *c, int64_t index, uint8_t *out
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "poller_internal.h"
 
 #define PN__NS 1000000000LL
 #define PN__CONTROL_LEN 512
@@ -823,37 +827,97 @@ static int64_t pn__next_expiry(const struct pn_trace_config *c, const struct pn_
     return first;
 }
 
-long pn_trace_run(const struct pn_trace_config *c, struct pn_trace_state *s,
-                  struct pn_trace_record *out, size_t cap, int64_t flush_ns)
+static int pn__check(const struct pn_trace_config *c)
 {
-    int64_t start = pn__now(CLOCK_MONOTONIC), now, wake;
-    int on_fd, on_rfd = PN__ICMP_PACKET, rc;
-    int use_rfd = c->rfd >= 0 && c->rfd != c->fd;
-    size_t n = 0;
-
     if (c->family != 4 && c->family != 6)
         return -EAFNOSUPPORT;
     if (c->first_ttl < 1 || c->max_ttl > PN_TRACE_MAX_TTL || c->first_ttl > c->max_ttl ||
         c->queries < 1 || c->queries > PN_TRACE_MAX_QUERIES || c->sim < 1)
         return -EINVAL;
+    return 0;
+}
+
+static void pn__start(const struct pn_trace_config *c, struct pn_trace_state *s)
+{
     if (!s->started) {
         s->started = 1;
         s->last_ttl = -1;
         s->errors_queued = c->rfd < 0;
     }
+}
+
+static int pn__uses_rfd(const struct pn_trace_config *c)
+{
+    return c->rfd >= 0 && c->rfd != c->fd;
+}
+
+/* One round for one trace, without waiting: the probes due, the answers
+ * waiting on its sockets, the errors queued, the probes given up. Sets
+ * s->done once the trace is over. 0 or -errno. */
+static int pn__step(const struct pn_trace_config *c, struct pn_trace_state *s,
+                    struct pn_trace_record *out, size_t *n, size_t cap)
+{
+    int on_fd, rc;
+    int64_t now = pn__now(CLOCK_MONOTONIC);
+
     if (c->method == PN_TRACE_TCP)
         on_fd = PN__TCP_PACKET;
     else if (c->method == PN_TRACE_ICMP)
         on_fd = c->raw ? PN__ICMP_PACKET : PN__ECHO_PACKET;
     else
         on_fd = PN__IGNORE;
+    while (pn__send_due(c, s) <= now && *n + 1 < cap) {
+        rc = pn__send(c, s, out, n);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            break;
+        now = pn__now(CLOCK_MONOTONIC);
+    }
+    rc = pn__drain(c, s, c->fd, on_fd, out, n, cap);
+    if (rc < 0)
+        return rc;
+    if (pn__uses_rfd(c)) {
+        rc = pn__drain(c, s, c->rfd, PN__ICMP_PACKET, out, n, cap);
+        if (rc < 0)
+            return rc;
+    }
+    if (s->errors_queued) {
+        s->errors_queued = 0;
+        rc = pn__error_queue(c, s, out, n, cap);
+        if (rc < 0)
+            return rc;
+    }
+    pn__expire(c, s, out, n, cap, pn__now(CLOCK_MONOTONIC));
+    if (pn__finished(c, s))
+        s->done = 1;
+    return 0;
+}
 
+/* When the trace next has something to do: a send or an expiry
+ * (INT64_MAX: nothing but answers). */
+static int64_t pn__wake(const struct pn_trace_config *c, const struct pn_trace_state *s)
+{
+    int64_t wake = pn__send_due(c, s), expiry = pn__next_expiry(c, s);
+    return expiry < wake ? expiry : wake;
+}
+
+long pn_trace_run(const struct pn_trace_config *c, struct pn_trace_state *s,
+                  struct pn_trace_record *out, size_t cap, int64_t flush_ns)
+{
+    int64_t start = pn__now(CLOCK_MONOTONIC), now, wake;
+    int use_rfd = pn__uses_rfd(c), rc;
+    size_t n = 0;
+
+    rc = pn__check(c);
+    if (rc < 0)
+        return rc;
+    pn__start(c, s);
     for (;;) {
         struct pollfd pfd[2];
         struct timespec timeout;
         int ready;
 
-        now = pn__now(CLOCK_MONOTONIC);
         if (pn__finished(c, s)) {
             s->done = 1;
             return (long)n;
@@ -863,39 +927,15 @@ long pn_trace_run(const struct pn_trace_config *c, struct pn_trace_state *s,
             return (long)n;
         if (cap < 2)
             return -EINVAL;
-        while (pn__send_due(c, s) <= now && n + 1 < cap) {
-            rc = pn__send(c, s, out, &n);
-            if (rc < 0)
-                return rc;
-            if (rc == 1)
-                break;
-            now = pn__now(CLOCK_MONOTONIC);
-        }
-        rc = pn__drain(c, s, c->fd, on_fd, out, &n, cap);
+        rc = pn__step(c, s, out, &n, cap);
         if (rc < 0)
             return rc;
-        if (use_rfd) {
-            rc = pn__drain(c, s, c->rfd, on_rfd, out, &n, cap);
-            if (rc < 0)
-                return rc;
-        }
-        if (s->errors_queued) {
-            s->errors_queued = 0;
-            rc = pn__error_queue(c, s, out, &n, cap);
-            if (rc < 0)
-                return rc;
-        }
-        now = pn__now(CLOCK_MONOTONIC);
-        pn__expire(c, s, out, &n, cap, now);
-        if (pn__finished(c, s)) {
-            s->done = 1;
+        if (s->done)
             return (long)n;
-        }
+        now = pn__now(CLOCK_MONOTONIC);
         if (n > 0 && now - start >= flush_ns)
             return (long)n;
-        wake = pn__send_due(c, s);
-        if (pn__next_expiry(c, s) < wake)
-            wake = pn__next_expiry(c, s);
+        wake = pn__wake(c, s);
         if (wake == INT64_MAX)
             wake = now + PN__IDLE_NS;
         if (wake <= now)
@@ -924,6 +964,237 @@ long pn_trace_run(const struct pn_trace_config *c, struct pn_trace_state *s,
     }
 }
 
+/* ---- many traces in one thread: each slot one trace's config and state,
+ * their sockets in one poller, every slot stepped when its sockets are
+ * ready or its next send or expiry is due. */
+
+#define PN__MANY_EVENTS 256
+
+struct pn_trace_many {
+    struct pn__poller poller;
+    size_t slots;
+    struct pn_trace_config *configs;
+    struct pn_trace_state *states;
+    int64_t *due;             /* per slot: when it next has work (INT64_MAX: answers only) */
+    uint8_t *active;          /* per slot: a trace has started and is not released */
+    uint8_t *ready;           /* per slot: a socket reported readiness since its last step */
+    int *fd_slot;             /* fd -> slot for the registered sockets, -1 none */
+    size_t fd_cap;
+};
+
+struct pn_trace_many *pn_trace_many_open(size_t slots)
+{
+    struct pn_trace_many *m;
+
+    if (slots == 0)
+        return NULL;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->slots = slots;
+    m->configs = calloc(slots, sizeof(*m->configs));
+    m->states = calloc(slots, sizeof(*m->states));
+    m->due = calloc(slots, sizeof(*m->due));
+    m->active = calloc(slots, 1);
+    m->ready = calloc(slots, 1);
+    if (m->configs == NULL || m->states == NULL || m->due == NULL || m->active == NULL ||
+        m->ready == NULL || pn__poller_open(&m->poller, PN_POLLER_AUTO) < 0) {
+        free(m->configs);
+        free(m->states);
+        free(m->due);
+        free(m->active);
+        free(m->ready);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void pn_trace_many_close(struct pn_trace_many *m)
+{
+    if (m == NULL)
+        return;
+    pn__poller_close(&m->poller);
+    free(m->configs);
+    free(m->states);
+    free(m->due);
+    free(m->active);
+    free(m->ready);
+    free(m->fd_slot);
+    free(m);
+}
+
+struct pn_trace_config *pn_trace_many_config(struct pn_trace_many *m, size_t slot)
+{
+    return slot < m->slots ? &m->configs[slot] : NULL;
+}
+
+const struct pn_trace_state *pn_trace_many_state(const struct pn_trace_many *m, size_t slot)
+{
+    return slot < m->slots ? &m->states[slot] : NULL;
+}
+
+static int pn__many_watch(struct pn_trace_many *m, int fd, int slot)
+{
+    int rc;
+
+    if (fd < 0)
+        return -EBADF;
+    if ((size_t)fd >= m->fd_cap) {
+        size_t cap = m->fd_cap ? m->fd_cap : 64, i;
+        int *grown;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        grown = realloc(m->fd_slot, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -ENOMEM;
+        for (i = m->fd_cap; i < cap; i++)
+            grown[i] = -1;
+        m->fd_slot = grown;
+        m->fd_cap = cap;
+    }
+    if (m->fd_slot[fd] >= 0)
+        return -EBUSY;        /* another slot's socket */
+    rc = pn__poller_set(&m->poller, fd, 0, PN__IN);
+    if (rc < 0)
+        return rc;
+    m->fd_slot[fd] = slot;
+    return 0;
+}
+
+static void pn__many_unwatch(struct pn_trace_many *m, int fd, size_t slot)
+{
+    if (fd < 0 || (size_t)fd >= m->fd_cap || m->fd_slot[fd] != (int)slot)
+        return;
+    (void)pn__poller_set(&m->poller, fd, PN__IN, 0);
+    m->fd_slot[fd] = -1;
+}
+
+int pn_trace_many_start(struct pn_trace_many *m, size_t slot)
+{
+    struct pn_trace_config *c;
+    struct pn_trace_state *s;
+    int rc;
+
+    if (slot >= m->slots)
+        return -EINVAL;
+    if (m->active[slot])
+        return -EBUSY;
+    c = &m->configs[slot];
+    s = &m->states[slot];
+    rc = pn__check(c);
+    if (rc < 0)
+        return rc;
+    /* What a fresh trace reads before it writes: the counters, the round
+     * trip per hop, the status per probe. */
+    memset(s, 0, offsetof(struct pn_trace_state, sent_real_ns));
+    memset(s->status, 0, sizeof(s->status));
+    rc = pn__many_watch(m, c->fd, (int)slot);
+    if (rc < 0)
+        return rc;
+    if (pn__uses_rfd(c)) {
+        rc = pn__many_watch(m, c->rfd, (int)slot);
+        if (rc < 0) {
+            pn__many_unwatch(m, c->fd, slot);
+            return rc;
+        }
+    }
+    pn__start(c, s);
+    m->active[slot] = 1;
+    m->ready[slot] = 1;
+    m->due[slot] = 0;
+    return 0;
+}
+
+static void pn__many_unwatch_slot(struct pn_trace_many *m, size_t slot)
+{
+    const struct pn_trace_config *c = &m->configs[slot];
+
+    pn__many_unwatch(m, c->fd, slot);
+    if (pn__uses_rfd(c))
+        pn__many_unwatch(m, c->rfd, slot);
+    m->ready[slot] = 0;
+}
+
+void pn_trace_many_release(struct pn_trace_many *m, size_t slot)
+{
+    if (slot < m->slots && m->active[slot]) {
+        pn__many_unwatch_slot(m, slot);
+        m->active[slot] = 0;
+    }
+}
+
+long pn_trace_many_run(struct pn_trace_many *m, struct pn_trace_record *out, int64_t *slot_of,
+                       size_t cap, int64_t flush_ns)
+{
+    struct pn__event ev[PN__MANY_EVENTS];
+    int64_t start = pn__now(CLOCK_MONOTONIC), now, wake;
+    size_t n = 0, i;
+
+    for (;;) {
+        size_t running = 0;
+        int events, timeout_ms, e;
+
+        now = pn__now(CLOCK_MONOTONIC);
+        for (i = 0; i < m->slots; i++) {
+            const struct pn_trace_config *c = &m->configs[i];
+            struct pn_trace_state *s = &m->states[i];
+            size_t before = n, k;
+            int rc;
+
+            if (!m->active[i] || s->done)
+                continue;
+            running++;
+            if (!m->ready[i] && m->due[i] > now)
+                continue;
+            if (n > 0 && cap - n < (size_t)c->sim + 2)
+                return (long)n;   /* the rest next call: their flags stay */
+            if (cap < 2)
+                return -EINVAL;
+            m->ready[i] = 0;
+            rc = pn__step(c, s, out, &n, cap);
+            for (k = before; k < n; k++)
+                slot_of[k] = (int64_t)i;
+            if (rc < 0)
+                return rc;
+            if (s->done) {
+                /* Its sockets leave the poller; the slot stays taken (its
+                 * counters readable) until the caller releases it. */
+                pn__many_unwatch_slot(m, i);
+                running--;
+                continue;
+            }
+            m->due[i] = pn__wake(c, s);
+            now = pn__now(CLOCK_MONOTONIC);
+        }
+        if (running == 0)
+            return (long)n;
+        now = pn__now(CLOCK_MONOTONIC);
+        if (n > 0 && now - start >= flush_ns)
+            return (long)n;
+        wake = now + PN__IDLE_NS;
+        for (i = 0; i < m->slots; i++)
+            if (m->active[i] && !m->states[i].done && m->due[i] < wake)
+                wake = m->due[i];
+        if (wake <= now)
+            continue;
+        timeout_ms = (int)((wake - now + 999999) / 1000000);
+        events = pn__poller_wait(&m->poller, ev, PN__MANY_EVENTS, timeout_ms);
+        if (events < 0)
+            return events;
+        for (e = 0; e < events; e++) {
+            int fd = ev[e].fd, slot;
+            if (fd < 0 || (size_t)fd >= m->fd_cap || (slot = m->fd_slot[fd]) < 0)
+                continue;
+            m->ready[slot] = 1;
+            if ((ev[e].events & PN__ERR) && fd == m->configs[slot].fd)
+                m->states[slot].errors_queued = 1;
+        }
+        if (n == 0 && pn__now(CLOCK_MONOTONIC) - start >= PN__IDLE_NS)
+            return 0;  /* give the caller a look (a stop request, Ctrl-C) */
+    }
+}
+
 #else /* !__linux__ */
 
 long pn_trace_run(const struct pn_trace_config *config, struct pn_trace_state *state,
@@ -932,6 +1203,55 @@ long pn_trace_run(const struct pn_trace_config *config, struct pn_trace_state *s
     (void)config;
     (void)state;
     (void)out;
+    (void)cap;
+    (void)flush_ns;
+    return -ENOSYS;
+}
+
+struct pn_trace_many *pn_trace_many_open(size_t slots)
+{
+    (void)slots;
+    return NULL;
+}
+
+void pn_trace_many_close(struct pn_trace_many *m)
+{
+    (void)m;
+}
+
+struct pn_trace_config *pn_trace_many_config(struct pn_trace_many *m, size_t slot)
+{
+    (void)m;
+    (void)slot;
+    return NULL;
+}
+
+const struct pn_trace_state *pn_trace_many_state(const struct pn_trace_many *m, size_t slot)
+{
+    (void)m;
+    (void)slot;
+    return NULL;
+}
+
+int pn_trace_many_start(struct pn_trace_many *m, size_t slot)
+{
+    (void)m;
+    (void)slot;
+    return -ENOSYS;
+}
+
+void pn_trace_many_release(struct pn_trace_many *m, size_t slot)
+{
+    (void)m;
+    (void)slot;
+}
+
+long pn_trace_many_run(struct pn_trace_many *m, struct pn_trace_record *out, int64_t *slot_of,
+                       size_t cap, int64_t flush_ns)
+{
+    (void)m;
+    (void)out;
+    (void)slot_of;
     (void)cap;
     (void)flush_ns;
     return -ENOSYS;

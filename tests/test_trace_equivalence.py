@@ -1,6 +1,7 @@
 """The two traceroute loops agree: the same probe bytes for any
 configuration (Hypothesis), and the same records, field for field but the
-times, for a trace of every method through the same chain."""
+times, for a trace of every method through the same chain; and so do the
+two loops that run many traces at once, trace for trace."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import given
@@ -69,20 +70,24 @@ def chain() -> Iterator[Chain]:
         c.close()
 
 
+def _records(chain: Chain, *args: str) -> Any:
+    """tests/trace_records.py run in the chain's client namespace."""
+    # HERE first; the rest of PYTHONPATH kept (the sanitizer run's build lives there).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    done = subprocess.run([*chain.client.prefix(), sys.executable, str(HERE / "trace_records.py"),
+                           *args], capture_output=True, text=True, timeout=120, env=env, cwd="/")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 @pytest.mark.parametrize("classic", [False, True])
 @pytest.mark.parametrize("family", [4, 6])
 @pytest.mark.parametrize("method", ["udp", "udp-port", "icmp", "tcp"])
 def test_records_agree_on_the_chain(chain: Chain, c_backend: ModuleType, method: str,
                                     family: int, classic: bool) -> None:
     target = chain.target4 if family == 4 else chain.target6
-    # HERE first; the rest of PYTHONPATH kept (the sanitizer run's build lives there).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(HERE)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    done = subprocess.run([*chain.client.prefix(), sys.executable, str(HERE / "trace_records.py"),
-                           method, str(family), target, "1" if classic else "0"],
-                          capture_output=True, text=True, timeout=120, env=env, cwd="/")
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    result = _records(chain, method, str(family), target, "1" if classic else "0")
     c_rows, c_counters = result["c"]
     py_rows, py_counters = result["python"]
     assert c_counters == py_counters
@@ -95,3 +100,25 @@ def test_records_agree_on_the_chain(chain: Chain, c_backend: ModuleType, method:
     assert [(r[0], r[1], r[2]) for r in c_rows] == [(t, q, tl.REPLY) for t in range(1, 5)
                                                    for q in range(3)]
     assert c_counters[4] == 4 and c_counters[5] is True
+
+
+@pytest.mark.parametrize("family", [4, 6])
+@pytest.mark.parametrize("method", ["udp", "udp-port", "icmp", "tcp"])
+def test_many_traces_agree_trace_for_trace(chain: Chain, c_backend: ModuleType, method: str,
+                                           family: int) -> None:
+    """Every hop of the chain and the target twice, 3 slots for 6 traces:
+    each trace ends at its own hop, every probe answered, in both loops."""
+    hops = chain.hops4 if family == 4 else chain.hops6
+    targets = [*hops, hops[-1], hops[0]]
+    result = _records(chain, method, str(family), ",".join(targets), "0", "3")
+    assert len(result["c"]) == len(result["python"]) == len(targets)
+    for target, (c_rows, c_counters), (py_rows, py_counters) in zip(
+            targets, result["c"], result["python"]):
+        end = hops.index(target) + 1
+        assert c_counters == py_counters, target
+        assert c_counters[3] == end and c_counters[4] is True, target   # final_ttl, done
+        c_rows = [r for r in c_rows if r[0] <= end]
+        py_rows = [r for r in py_rows if r[0] <= end]
+        assert c_rows == py_rows, target
+        assert [(r[0], r[1], r[2]) for r in c_rows] == [(t, q, tl.REPLY) for t in range(1, end + 1)
+                                                       for q in range(3)], target

@@ -4,22 +4,25 @@ trace, with the GIL released while it waits (pynet._native_nogil)."""
 from __future__ import annotations
 
 import os
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from .._trace_loop import RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi
 from ._ffi import records_or_raise
 from ._ffi import lib_nogil as lib
 
-__all__ = ["Loop", "build_probe"]
+__all__ = ["Loop", "Many", "build_probe"]
 
 _run = lib.pn_trace_run
+_run_many = lib.pn_trace_many_run
 _iter_unpack = RECORD.iter_unpack
 _SIZE = RECORD.size
 
 
-def _config(config: LoopConfig) -> Any:
-    c: Any = ffi.new("struct pn_trace_config *")
+def _config(config: LoopConfig, c: Any = None) -> Any:
+    """config as a struct pn_trace_config: a new one, or written into c."""
+    if c is None:
+        c = ffi.new("struct pn_trace_config *")
     c.fd = config.fd
     c.rfd = config.rfd
     c.family = config.family
@@ -58,8 +61,7 @@ class Loop:
     """One trace over open sockets; run() until counters().done."""
 
     def __init__(self, config: LoopConfig) -> None:
-        if ffi.sizeof("struct pn_trace_record") != _SIZE:
-            raise ImportError("struct pn_trace_record does not match pynet._trace_loop.RECORD")
+        _check_layout()
         c = _config(config)
         self._config = c
         self._state: Any = ffi.new("struct pn_trace_state *")  # zeroed, as the loop wants
@@ -81,3 +83,56 @@ class Loop:
 
     def close(self) -> None:
         pass
+
+
+def _check_layout() -> None:
+    if ffi.sizeof("struct pn_trace_record") != _SIZE:
+        raise ImportError("struct pn_trace_record does not match pynet._trace_loop.RECORD")
+
+
+class Many:
+    """Up to `slots` traces at once in one thread (pn_trace_many_*): start()
+    a trace in a free slot, run() until each is done, release() the slot
+    before closing its sockets."""
+
+    def __init__(self, slots: int, batch: int = 4096) -> None:
+        _check_layout()
+        handle = lib.pn_trace_many_open(slots)
+        if handle == ffi.NULL:
+            raise MemoryError("pn_trace_many_open")
+        self._handle: Any = ffi.gc(handle, lib.pn_trace_many_close)
+        self._cap = max(2, batch)
+        self._out = ffi.new("struct pn_trace_record[]", self._cap)
+        self._slot = ffi.new("int64_t[]", self._cap)
+        self._view = ffi.buffer(self._out)
+
+    def start(self, slot: int, config: LoopConfig) -> None:
+        c = lib.pn_trace_many_config(self._handle, slot)
+        if c == ffi.NULL:
+            raise IndexError(f"slot {slot} out of range")
+        _config(config, c)
+        rc = lib.pn_trace_many_start(self._handle, slot)
+        if rc < 0:
+            raise OSError(-rc, os.strerror(-rc))
+
+    def release(self, slot: int) -> None:
+        lib.pn_trace_many_release(self._handle, slot)
+
+    def run(self, flush_ns: int) -> Tuple[bytes, List[int]]:
+        n = _run_many(self._handle, self._out, self._slot, self._cap, flush_ns)
+        raw = records_or_raise(n, self._view, _SIZE)
+        return raw, list(ffi.unpack(self._slot, n))
+
+    @staticmethod
+    def records(batch: Tuple[bytes, List[int]]) -> List[Tuple[int, Record]]:
+        raw, slots = batch
+        return list(zip(slots, _iter_unpack(raw)))
+
+    def counters(self, slot: int) -> Counters:
+        s = lib.pn_trace_many_state(self._handle, slot)
+        return Counters(s.sent, s.answered, s.malformed, s.unmatched, s.final_ttl, bool(s.done))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            ffi.release(self._handle)  # runs pn_trace_many_close now
+            self._handle = None

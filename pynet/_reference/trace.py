@@ -15,20 +15,20 @@ import select
 import socket
 import struct
 import time
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .. import _wire as w
 from .._errors import MalformedPacket
 from .._errqueue import (CONTROL_LEN, EXTENDED_ERR, IP_RECVERR, IPV6_RECVERR, MSG_ERRQUEUE,
                          SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
 from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_TIMESTAMPNS
-from .._trace_loop import (DEST, EXT_MAX, FINAL, ICMP, PROBE_MARK, REPLY, SEND_FAILED,
-                           TCP, TCP_REPLY, TIMEOUT, UDP, Counters, LoopConfig, Record,
-                           probe_count, probe_word)
+from .._trace_loop import (DEST, EXT_MAX, FINAL, ICMP, MAX_QUERIES, MAX_TTL, PROBE_MARK, REPLY,
+                           SEND_FAILED, TCP, TCP_REPLY, TIMEOUT, UDP, Counters, LoopConfig,
+                           Record, probe_count, probe_word)
 from .checksum import checksum, sum16
 from .icmp import parse_fields
 
-__all__ = ["Loop", "build_probe"]
+__all__ = ["Loop", "Many", "build_probe"]
 
 NS = 1_000_000_000
 RXBUF = 4096
@@ -570,37 +570,47 @@ class Loop:
             return ("icmp_packet" if c.raw else "echo_packet"), "icmp_packet"
         return "ignore", "icmp_packet"
 
+    def step(self, out: List[Record], cap: int) -> None:
+        """One round without waiting: the probes due, the answers waiting,
+        the errors queued, the probes given up; done once the trace is over."""
+        on_sock, on_rsock = self.handlers()
+        now = _mono()
+        while self.send_due() <= now and len(out) < cap - 1:
+            if self.send(out) == 1:
+                break
+            now = _mono()
+        self.drain(self.sock, out, on_sock)
+        if self.rsock is not None:
+            self.drain(self.rsock, out, on_rsock)
+        if self.errors_queued:
+            self.errors_queued = False
+            self.error_queue(out)
+        self.expire(out, _mono())
+        if self.finished():
+            self.done = True
+
+    def wake(self) -> float:
+        """When the trace next has something to do (inf: answers only)."""
+        return min(self.send_due(), self.next_expiry())
+
     def run(self, flush_ns: int) -> List[Record]:
         cap = max(2, self.c.batch)
         out: List[Record] = []
         start = _mono()
-        on_sock, on_rsock = self.handlers()
         while True:
-            now = _mono()
             if self.finished():
                 self.done = True
                 return out
             # Room left for a round of answers and expiries, or hand back what we have.
             if out and cap - len(out) < self.c.sim + 2:
                 return out
-            while self.send_due() <= now and len(out) < cap - 1:
-                if self.send(out) == 1:
-                    break
-                now = _mono()
-            self.drain(self.sock, out, on_sock)
-            if self.rsock is not None:
-                self.drain(self.rsock, out, on_rsock)
-            if self.errors_queued:
-                self.errors_queued = False
-                self.error_queue(out)
-            now = _mono()
-            self.expire(out, now)
-            if self.finished():
-                self.done = True
+            self.step(out, cap)
+            if self.done:
                 return out
+            now = _mono()
             if out and now - start >= flush_ns:
                 return out
-            wake = min(self.send_due(), self.next_expiry())
+            wake = self.wake()
             if wake == math.inf:
                 wake = now + WAIT_SLICE_NS
             wait_ns = min(max(wake - now, 0), WAIT_SLICE_NS)
@@ -625,3 +635,132 @@ class Loop:
         if self.rsock is not None:
             self.rsock.close()
 
+
+
+def check(c: LoopConfig) -> None:
+    """What pn_trace_many_start refuses (csrc/trace.c pn__check)."""
+    if c.family not in (4, 6):
+        raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
+    if (c.first_ttl < 1 or c.max_ttl > MAX_TTL or c.first_ttl > c.max_ttl or c.queries < 1
+            or c.queries > MAX_QUERIES or c.sim < 1):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+class Many:
+    """Up to `slots` traces at once in one thread, as pn_trace_many_*: a
+    Loop per slot, their sockets in one poll set, each stepped when its
+    sockets are ready or its next send or expiry is due."""
+
+    def __init__(self, slots: int, batch: int = 4096) -> None:
+        if slots < 1:
+            raise MemoryError("pn_trace_many_open")
+        self.loops: List[Optional[Loop]] = [None] * slots
+        self.due = [0.0] * slots
+        self.ready = [False] * slots
+        self.fd_slot: Dict[int, int] = {}     # the Loops' own descriptors -> slot
+        self.owner: Dict[int, int] = {}       # the callers' descriptors -> slot
+        self.poller = select.poll()
+        self.cap = max(2, batch)
+
+    def _watch(self, loop: Loop, slot: int) -> None:
+        for sock in (loop.sock, loop.rsock):
+            if sock is not None:
+                self.poller.register(sock.fileno(), select.POLLIN)
+                self.fd_slot[sock.fileno()] = slot
+
+    def _unwatch(self, slot: int) -> None:
+        loop = self.loops[slot]
+        assert loop is not None
+        for sock in (loop.sock, loop.rsock):
+            if sock is not None and self.fd_slot.get(sock.fileno()) == slot:
+                self.poller.unregister(sock.fileno())
+                del self.fd_slot[sock.fileno()]
+        for fd in (loop.c.fd, loop.c.rfd):
+            if self.owner.get(fd) == slot:
+                del self.owner[fd]
+        self.ready[slot] = False
+
+    def start(self, slot: int, config: LoopConfig) -> None:
+        if not 0 <= slot < len(self.loops):
+            raise IndexError(f"slot {slot} out of range")
+        if self.loops[slot] is not None:
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+        check(config)
+        given = [config.fd] + ([config.rfd] if 0 <= config.rfd != config.fd else [])
+        if any(fd in self.owner for fd in given):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))  # another slot's socket
+        loop = Loop(config)
+        for fd in given:
+            self.owner[fd] = slot
+        self.loops[slot] = loop
+        self._watch(loop, slot)
+        self.ready[slot] = True
+        self.due[slot] = 0
+
+    def release(self, slot: int) -> None:
+        loop = self.loops[slot]
+        if loop is not None:
+            self._unwatch(slot)
+            loop.close()
+            self.loops[slot] = None
+
+    def run(self, flush_ns: int) -> List[Tuple[int, Record]]:
+        cap = self.cap
+        out: List[Tuple[int, Record]] = []
+        start = _mono()
+        while True:
+            running = 0
+            now = _mono()
+            for slot, loop in enumerate(self.loops):
+                if loop is None or loop.done:
+                    continue
+                running += 1
+                if not self.ready[slot] and self.due[slot] > now:
+                    continue
+                if out and cap - len(out) < loop.c.sim + 2:
+                    return out  # the rest next call: their flags stay
+                self.ready[slot] = False
+                got: List[Record] = []
+                loop.step(got, cap - len(out))
+                out.extend((slot, r) for r in got)
+                if loop.done:
+                    self._unwatch(slot)
+                    running -= 1
+                    continue
+                self.due[slot] = loop.wake()
+                now = _mono()
+            if running == 0:
+                return out
+            now = _mono()
+            if out and now - start >= flush_ns:
+                return out
+            wake: float = now + WAIT_SLICE_NS
+            for slot, loop in enumerate(self.loops):
+                if loop is not None and not loop.done and self.due[slot] < wake:
+                    wake = self.due[slot]
+            if wake <= now:
+                continue
+            for fd, revents in self.poller.poll(math.ceil((wake - now) / 1_000_000)):
+                slot = self.fd_slot.get(fd, -1)
+                if slot < 0:
+                    continue
+                self.ready[slot] = True
+                loop = self.loops[slot]
+                if revents & select.POLLERR and loop is not None and fd == loop.sock.fileno():
+                    loop.errors_queued = True
+            if not out and _mono() - start >= WAIT_SLICE_NS:
+                return out  # give the caller a look (a stop request, Ctrl-C)
+
+    @staticmethod
+    def records(batch: List[Tuple[int, Record]]) -> List[Tuple[int, Record]]:
+        return batch
+
+    def counters(self, slot: int) -> Counters:
+        loop = self.loops[slot]
+        if loop is None:
+            raise IndexError(f"slot {slot} holds no trace")
+        return loop.counters()
+
+    def close(self) -> None:
+        for slot in range(len(self.loops)):
+            self.release(slot)

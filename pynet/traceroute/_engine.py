@@ -6,20 +6,21 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import _backend
 from .._backend import module
 from .. import _trace_loop as tl
 from .. import _wire as w
-from .._errors import ResolveError, TracerouteNameError, TracerouteSocketError
+from .._errors import (ResolveError, TracerouteError, TracerouteNameError,
+                       TracerouteSocketError)
 from .._resolve import resolve
 from ._result import METHODS, TraceResult, build_hops
-from ._socket import open_sockets
+from ._socket import Sockets, open_sockets
 
-__all__ = ["Plan", "lookup", "module", "run_trace"]
+__all__ = ["Plan", "lookup", "module", "run_many", "run_trace"]
 
 METHOD_NAMES = {name: number for number, name in METHODS.items()}
 DEFAULT_PORT = {tl.UDP: 33434, tl.UDP_FIXED: 53, tl.ICMP: 0, tl.TCP: 80}
@@ -75,41 +76,65 @@ def _flow(config: tl.LoopConfig, core: ModuleType, trace: ModuleType) -> Dict[st
     return flow
 
 
+def _configure(resolved: Tuple[int, str, int], plan: Plan,
+               socks: Sockets) -> tl.LoopConfig:
+    af, address, scope = resolved
+    family = 4 if af == socket.AF_INET else 6
+    port = DEFAULT_PORT[plan.method] if plan.port is None else plan.port
+    return tl.LoopConfig(
+        fd=socks.fd.fileno(),
+        rfd=(socks.rfd.fileno() if socks.rfd is not None
+             else socks.fd.fileno() if socks.raw else -1),
+        family=family, method=plan.method, raw=socks.raw,
+        target=socket.inet_pton(af, address).ljust(16, b"\0"),
+        source=socket.inet_pton(af, socks.source).ljust(16, b"\0"),
+        port=port, sport=socks.sport, ident=socks.ident,
+        key=int.from_bytes(os.urandom(4), "big"), scope_id=scope, classic=plan.classic,
+        first_ttl=plan.first_ttl, max_ttl=plan.max_ttl, queries=plan.queries, sim=plan.sim,
+        packet_len=plan.packet_len or DEFAULT_PACKET_LEN[family],
+        wait_ns=int(plan.wait_s * 1e9), pause_ns=int(plan.pause_s * 1e9),
+        here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
+
+
+def _open(resolved: Tuple[int, str, int], plan: Plan) -> Sockets:
+    af, address, scope = resolved
+    return open_sockets(af, address, scope, plan.method, source=plan.source,
+                        privileged=plan.privileged)
+
+
+def _result(target: str, address: str, plan: Plan, config: tl.LoopConfig,
+            records: List[tl.Record], counters: tl.Counters, core: ModuleType,
+            trace: ModuleType) -> TraceResult:
+    hops, bad_ext = build_hops(config, records, counters.final_ttl, core)
+    reached = any(p.address == address and p.final for h in hops for p in h.probes)
+    flow = _flow(config, core, trace)
+    return TraceResult(target, address, config.family, METHODS[plan.method], not plan.classic,
+                       flow, plan.first_ttl, plan.max_ttl, plan.queries, config.packet_len,
+                       hops, reached, counters.malformed, counters.unmatched, bad_ext)
+
+
+def _flush(end: Optional[float]) -> int:
+    """A batch's flush: never past the deadline by more than the loop's idle
+    slice (a loop hands back what it has at flush)."""
+    if end is None:
+        return FLUSH_NS
+    return max(min(FLUSH_NS, int((end - time.monotonic()) * 1e9)), 0)
+
+
 def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
               backend: Optional[str] = None,
               stop: Optional[Callable[[], bool]] = None) -> TraceResult:
-    af, address, scope = resolved
-    family = 4 if af == socket.AF_INET else 6
     trace = module("trace", backend)
     core = _backend.active if backend is None else _backend.load(backend)
-    socks = open_sockets(af, address, scope, plan.method, source=plan.source,
-                         privileged=plan.privileged)
+    socks = _open(resolved, plan)
     try:
-        port = DEFAULT_PORT[plan.method] if plan.port is None else plan.port
-        config = tl.LoopConfig(
-            fd=socks.fd.fileno(),
-            rfd=(socks.rfd.fileno() if socks.rfd is not None
-                 else socks.fd.fileno() if socks.raw else -1),
-            family=family, method=plan.method, raw=socks.raw,
-            target=socket.inet_pton(af, address).ljust(16, b"\0"),
-            source=socket.inet_pton(af, socks.source).ljust(16, b"\0"),
-            port=port, sport=socks.sport, ident=socks.ident,
-            key=int.from_bytes(os.urandom(4), "big"), scope_id=scope, classic=plan.classic,
-            first_ttl=plan.first_ttl, max_ttl=plan.max_ttl, queries=plan.queries, sim=plan.sim,
-            packet_len=plan.packet_len or DEFAULT_PACKET_LEN[family],
-            wait_ns=int(plan.wait_s * 1e9), pause_ns=int(plan.pause_s * 1e9),
-            here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
+        config = _configure(resolved, plan, socks)
         loop = trace.Loop(config)
         records: List[tl.Record] = []
         end = None if plan.deadline_s is None else time.monotonic() + plan.deadline_s
         try:
             while True:
-                flush = FLUSH_NS
-                if end is not None:
-                    # A batch never runs past the deadline by more than the
-                    # loop's idle slice: it hands back what it has at flush.
-                    flush = max(min(flush, int((end - time.monotonic()) * 1e9)), 0)
-                records.extend(loop.records(loop.run(flush)))
+                records.extend(loop.records(loop.run(_flush(end))))
                 counters = loop.counters()
                 if counters.done or (stop is not None and stop()):
                     break
@@ -121,9 +146,113 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
             loop.close()
     finally:
         socks.close()
-    hops, bad_ext = build_hops(config, records, counters.final_ttl, core)
-    reached = any(p.address == address and p.final for h in hops for p in h.probes)
-    flow = _flow(config, core, trace)
-    return TraceResult(target, address, family, METHODS[plan.method], not plan.classic, flow,
-                       plan.first_ttl, plan.max_ttl, plan.queries, config.packet_len, hops,
-                       reached, counters.malformed, counters.unmatched, bad_ext)
+    return _result(target, resolved[1], plan, config, records, counters, core, trace)
+
+
+@dataclass
+class _Running:
+    """A trace in one of run_many's slots."""
+    index: int
+    target: str
+    address: str
+    socks: Sockets
+    config: tl.LoopConfig
+    end: Optional[float]
+    records: List[tl.Record] = field(default_factory=list)
+
+
+Job = Tuple[str, Tuple[int, str, int]]
+# Targets per loop thread before a second one pays: the kernel forwards and
+# answers each loop's probes on the CPU that sent them.
+TRACES_PER_LOOP = 64
+
+
+def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
+             window: int = 256, loops: Optional[int] = None) -> List[TraceResult]:
+    """Every (target, resolved) traced, `window` at a time in all: each of
+    `loops` threads (one per CPU unless given, fewer for few targets) drives
+    its share of them in one backend Many loop (the C one without the GIL).
+    Results in the order given."""
+    if loops is None:
+        loops = min(os.cpu_count() or 1, max(1, len(jobs) // TRACES_PER_LOOP))
+    loops = max(1, min(loops, len(jobs), window))
+    if loops == 1:
+        return _run_loop(list(enumerate(jobs)), plan, backend, window)
+    import concurrent.futures
+    shares = [list(enumerate(jobs))[k::loops] for k in range(loops)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=loops) as pool:
+        futures = [pool.submit(_run_loop, share, plan, backend, max(1, window // loops))
+                   for share in shares]
+        done = [f.result() for f in futures]
+    results: List[Optional[TraceResult]] = [None] * len(jobs)
+    for share, got in zip(shares, done):
+        for (index, _job), result in zip(share, got):
+            results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _run_loop(jobs: Sequence[Tuple[int, Job]], plan: Plan, backend: Optional[str],
+              window: int) -> List[TraceResult]:
+    """jobs (their indexes in the caller's list beside them) in one Many loop;
+    results in jobs' order."""
+    trace = module("trace", backend)
+    core = _backend.active if backend is None else _backend.load(backend)
+    results: List[Optional[TraceResult]] = [None] * len(jobs)
+    window = max(1, min(window, len(jobs)))
+    many = trace.Many(window)
+    running: Dict[int, _Running] = {}
+    waiting = iter(enumerate(job for _index, job in jobs))
+    free = list(range(window - 1, -1, -1))
+
+    def fill() -> None:
+        while free:
+            job = next(waiting, None)
+            if job is None:
+                return
+            index, (target, resolved) = job
+            socks = _open(resolved, plan)
+            try:
+                config = _configure(resolved, plan, socks)
+                slot = free[-1]
+                many.start(slot, config)
+            except BaseException:
+                socks.close()
+                raise
+            free.pop()
+            end = None if plan.deadline_s is None else time.monotonic() + plan.deadline_s
+            running[slot] = _Running(index, target, resolved[1], socks, config, end)
+
+    def finish(slot: int) -> None:
+        job = running.pop(slot)
+        counters = many.counters(slot)
+        many.release(slot)
+        job.socks.close()
+        free.append(slot)
+        results[job.index] = _result(job.target, job.address, plan, job.config, job.records,
+                                     counters, core, trace)
+
+    try:
+        fill()
+        while running:
+            ends = [job.end for job in running.values() if job.end is not None]
+            seen = set()
+            for slot, record in many.records(many.run(_flush(min(ends) if ends else None))):
+                running[slot].records.append(record)
+                seen.add(slot)
+            now = time.monotonic()
+            for slot in list(running):
+                job = running[slot]
+                if ((slot in seen and many.counters(slot).done)
+                        or (job.end is not None and now >= job.end)):
+                    finish(slot)
+            fill()
+    except TracerouteError:
+        raise
+    except OSError as exc:
+        raise TracerouteSocketError(exc.errno, f"trace: {exc.strerror}") from None
+    finally:
+        for slot in list(running):
+            many.release(slot)
+            running.pop(slot).socks.close()
+        many.close()
+    return [r for r in results if r is not None]

@@ -107,18 +107,17 @@ class TraceResult:
         return asdict(self)
 
 
-def _address(family: int, raw: bytes) -> str:
-    af, size = (socket.AF_INET, 4) if family == 4 else (socket.AF_INET6, 16)
-    return socket.inet_ntop(af, raw[:size])
-
-
 def build_hops(config: tl.LoopConfig, records: Sequence[tl.Record], final_ttl: int,
                backend: Any) -> Tuple[Tuple[TraceHop, ...], int]:
     """The hops from the records: first_ttl up to the final TTL (or max_ttl),
     each with its queries in probe order; and how many extension structures
     were malformed."""
     last = final_ttl if final_ttl else config.max_ttl
+    family, method = config.family, config.method
+    af, size = (socket.AF_INET, 4) if family == 4 else (socket.AF_INET6, 16)
     slots: Dict[Tuple[int, int], TraceProbe] = {}
+    names: Dict[bytes, str] = {}      # a hop answers every query from one address, mostly
+    marks: Dict[Tuple[int, int, int], str] = {}
     bad_ext = 0
     for (ttl, probe, kind, flags, icmp_type, code, rtt_ns, reply_ttl, info, _when, ext_len,
          sender, ext) in records:
@@ -130,12 +129,17 @@ def build_hops(config: tl.LoopConfig, records: Sequence[tl.Record], final_ttl: i
             if ext_len > 0:
                 extensions, bad = parse_extensions(ext[:ext_len], backend)
                 bad_ext += bad
+            address = names.get(sender)
+            if address is None:
+                address = names[sender] = socket.inet_ntop(af, sender[:size])
+            mark = marks.get((icmp_type, code, info))
+            if mark is None:
+                mark = marks[(icmp_type, code, info)] = annotation(
+                    family, None if tcp else icmp_type, code, info, method)
             slots[(ttl, probe)] = TraceProbe(
-                ttl, probe, _address(config.family, sender), rtt_ns / 1e6,
-                None if reply_ttl < 0 else reply_ttl, None if tcp else icmp_type,
-                None if tcp else code, code if tcp else None,
-                annotation(config.family, None if tcp else icmp_type, code, info, config.method),
-                bool(flags & tl.FINAL), extensions)
+                ttl, probe, address, rtt_ns / 1e6, None if reply_ttl < 0 else reply_ttl,
+                None if tcp else icmp_type, None if tcp else code, code if tcp else None,
+                mark, bool(flags & tl.FINAL), extensions)
         elif kind == tl.SEND_FAILED:
             slots[(ttl, probe)] = TraceProbe(ttl, probe, None, None, None, None, None, None, "",
                                              False, (), os.strerror(info))
