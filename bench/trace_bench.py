@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,57 @@ def _mtr_hops(text: str) -> List[Tuple[str, ...]]:
     return [(line.split()[1],) for line in text.splitlines() if "|--" in line]
 
 
+RUNS = 3
+# In the client namespace: traceroute_many in-process, the CPU time its loop
+# threads spend in Many.run (the probes' kernel work: forwarding through the
+# chain, the routers' ICMP, our sockets; and the C loop) summed over threads.
+_ENGINE_CPU = """
+import json, sys, threading, time
+from pynet import _backend
+from pynet.traceroute import _engine, traceroute_many
+cls = _engine.module("trace", None).Many
+spent, lock, run = [0.0], threading.Lock(), cls.run
+def timed(self, flush):
+    t = time.thread_time()
+    try:
+        return run(self, flush)
+    finally:
+        with lock:
+            spent[0] += time.thread_time() - t
+cls.run = timed
+targets = open(sys.argv[1]).read().split()
+t = time.perf_counter()
+results = traceroute_many(targets)
+wall = time.perf_counter() - t
+print(json.dumps({"engine_cpu_s": spent[0], "library_wall_s": wall,
+                  "reached": sum(r.reached for r in results)}))
+"""
+
+
+def _limit(chain: Chain, path: str, backend: str, n: int) -> Dict[str, float]:
+    """What the kernel leaves: the probes' CPU time spread over every CPU,
+    plus the interpreter's start (median of RUNS each)."""
+    prefix = [*chain.client.prefix(), "env", f"PYNET_BACKEND={backend}", sys.executable]
+    starts = [_timed([*prefix, "-c", "import pynet.traceroute"])[0] for _ in range(RUNS)]
+    docs = [json.loads(_timed([*prefix, "-c", _ENGINE_CPU, path])[1]) for _ in range(RUNS)]
+    assert all(d["reached"] == n for d in docs), docs
+    cpus = os.cpu_count() or 1
+    engine = statistics.median(d["engine_cpu_s"] for d in docs)
+    return {"start_s": statistics.median(starts), "engine_cpu_s": engine, "cpus": cpus,
+            "library_wall_s": statistics.median(d["library_wall_s"] for d in docs),
+            "floor_s": statistics.median(starts) + engine / cpus}
+
+
+def _limit_lines(limit: Dict[str, float], traceroute_s: float, n: int) -> List[str]:
+    return [
+        f"  the limit: the probes' CPU in the loops {limit['engine_cpu_s']:.3f} s "
+        f"({limit['engine_cpu_s'] / n * 1e6:.0f} us a trace) over {limit['cpus']:.0f} CPUs"
+        f" + interpreter start {limit['start_s']:.3f} s = {limit['floor_s']:.3f} s at best: "
+        f"{traceroute_s / limit['floor_s']:.1f}x traceroute's time at most "
+        f"(library call alone: {limit['library_wall_s']:.3f} s)",
+    ]
+
+
 def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
     chain = Chain(4, tag="b")
     try:
@@ -75,8 +128,15 @@ def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
             f.write("\n".join(targets) + "\n")
         os.chmod(f.name, 0o644)
         env_prefix = ["env", f"PYNET_BACKEND={backend}"]
-        ours_wall, ours_out = _timed([*chain.client.prefix(), *env_prefix, sys.executable, "-m",
-                                      "pynet.traceroute", "-n", "--targets", f.name])
+        ours_cmd = [*chain.client.prefix(), *env_prefix, sys.executable, "-m",
+                    "pynet.traceroute", "-n", "--targets", f.name]
+        _timed(ours_cmd)    # warm: every node's neighbour entries, the page cache
+        walls = []
+        for _ in range(RUNS):
+            wall, ours_out = _timed(ours_cmd)
+            walls.append(wall)
+        ours_wall = statistics.median(walls)
+        limit = _limit(chain, f.name, backend, n)
         os.unlink(f.name)
         ours = _blocks(ours_out)
         assert len(ours) == n, f"pynet traced {len(ours)} of {n}"
@@ -104,7 +164,8 @@ def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
         return [
             f"{n} targets behind 4 routers (pynet backend {backend})",
             f"  pynet traceroute (concurrent)       {ours_wall:8.2f} s   "
-            f"{reached}/{n} traced to the target through the 4 routers",
+            f"{reached}/{n} traced to the target through the 4 routers "
+            f"(median of {RUNS}: {', '.join(f'{w:.2f}' for w in walls)})",
             f"  Linux traceroute, one after another {tr_wall * scale:8.2f} s   "
             f"(measured {tr_wall:.2f} s on {len(picked)} targets, x{scale:.0f})   "
             f"{tr_wall * scale / ours_wall:6.1f}x pynet's time",
@@ -113,6 +174,7 @@ def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
             f"x{mtr_scale:.0f})   {mtr_wall * mtr_scale / ours_wall:6.1f}x pynet's time",
             f"  identical hops (pynet = traceroute [= mtr on the first {mtr_sample}]) on "
             f"{same}/{len(picked)} sampled targets",
+            *_limit_lines(limit, tr_wall * scale, n),
         ]
     finally:
         chain.close()

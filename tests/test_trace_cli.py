@@ -116,6 +116,31 @@ def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
     assert len(many[1]["hops"]) == 1
 
 
+def test_many_stops_cleanly_at_a_target_without_a_route(chain: Chain, backend: object,
+                                                        request: pytest.FixtureRequest) -> None:
+    """A target the client has no route to (nothing is sent to it: the
+    route lookup fails first) among many: the call raises that error, and
+    no loop thread or socket outlives it."""
+    nowhere = "10.99.0.1"     # the client namespace routes only the chain's 10.235/16
+    code = (
+        "import os, threading\n"
+        "from pynet import TracerouteSocketError\n"
+        "from pynet.traceroute import traceroute_many\n"
+        "fds = len(os.listdir('/proc/self/fd'))\n"
+        f"targets = [{chain.target4!r}] * 40 + [{nowhere!r}] + [{chain.hops4[0]!r}] * 40\n"
+        "try:\n"
+        f"    traceroute_many(targets, workers=4, backend={_name(request)!r})\n"
+        "except TracerouteSocketError as exc:\n"
+        "    print(exc)\n"
+        "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    error, counts = done.stdout.strip().split("\n")
+    assert "unreachable" in error.lower()
+    assert counts == "1 0"
+
+
 def test_result_is_frozen_with_to_dict() -> None:
     probe = TraceProbe(1, 0, "10.0.0.1", 0.5, 64, 11, 0, None, "", False)
     with pytest.raises(AttributeError):

@@ -39,7 +39,8 @@ def _window(count: int, workers: Optional[int], plan: Plan) -> int:
         allowed = WORKERS_MAX
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY:
-        per_trace = SOCKETS_PER_TRACE.get(plan.method, 1)
+        # Twice: the traces running, and as many opened ahead for them.
+        per_trace = 2 * SOCKETS_PER_TRACE.get(plan.method, 1)
         allowed = min(allowed, max(1, (soft - FDS_SPARE) // per_trace))
     return max(1, min(count, allowed))
 

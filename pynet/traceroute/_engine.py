@@ -4,11 +4,13 @@ build the result. The loop comes from pynet._backend.module("trace")."""
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .. import _backend
 from .._backend import module
@@ -151,89 +153,148 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
 
 @dataclass
 class _Running:
-    """A trace in one of run_many's slots."""
+    """A trace on its way: opened by the caller's thread, run in a slot of
+    a loop thread, its result built by the caller's thread again."""
     index: int
     target: str
     address: str
     socks: Sockets
     config: tl.LoopConfig
-    end: Optional[float]
+    end: Optional[float] = None
     records: List[tl.Record] = field(default_factory=list)
+    counters: Optional[tl.Counters] = None
 
 
 Job = Tuple[str, Tuple[int, str, int]]
 # Targets per loop thread before a second one pays: the kernel forwards and
 # answers each loop's probes on the CPU that sent them.
 TRACES_PER_LOOP = 64
-
+# How long a thread waits for the others before it looks at its own work.
+POLL_S = 0.05
 
 def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
              window: int = 256, loops: Optional[int] = None) -> List[TraceResult]:
-    """Every (target, resolved) traced, `window` at a time in all: each of
-    `loops` threads (one per CPU unless given, fewer for few targets) drives
-    its share of them in one backend Many loop (the C one without the GIL).
-    Results in the order given."""
+    """Every (target, resolved) traced, `window` at a time in all, results in
+    the order given. The calling thread opens each trace's sockets and
+    builds each result; `loops` threads (one per CPU unless given, fewer for
+    few targets) each drive their share of the traces in one backend Many
+    loop (the C one without the GIL), so the kernel's work for the probes
+    is spread over the CPUs and Python's work runs beside it. At most
+    2 x window traces have sockets open at once: those running, and as many
+    opened ahead."""
+    if not jobs:
+        return []
     if loops is None:
         loops = min(os.cpu_count() or 1, max(1, len(jobs) // TRACES_PER_LOOP))
-    loops = max(1, min(loops, len(jobs), window))
-    if loops == 1:
-        return _run_loop(list(enumerate(jobs)), plan, backend, window)
-    import concurrent.futures
-    shares = [list(enumerate(jobs))[k::loops] for k in range(loops)]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=loops) as pool:
-        futures = [pool.submit(_run_loop, share, plan, backend, max(1, window // loops))
-                   for share in shares]
-        done = [f.result() for f in futures]
+    window = max(1, min(window, len(jobs)))
+    loops = max(1, min(loops, window))
+    trace = module("trace", backend)
+    core = _backend.active if backend is None else _backend.load(backend)
+    feed = _Feed(window)
+    finished: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+    threads = [threading.Thread(target=_loop_thread,
+                                args=(trace, plan, -(-window // loops), feed, finished),
+                                name=f"pynet-trace-{k}", daemon=True)
+               for k in range(loops)]
     results: List[Optional[TraceResult]] = [None] * len(jobs)
-    for share, got in zip(shares, done):
-        for (index, _job), result in zip(share, got):
-            results[index] = result
+    waiting = iter(enumerate(jobs))
+    pending: Optional[_Running] = None
+    running = loops
+    for thread in threads:
+        thread.start()
+    try:
+        while running:
+            # Keep the loops fed, then fold one thing they finished.
+            while not feed.fed.is_set():
+                if pending is None:
+                    job = next(waiting, None)
+                    if job is None:
+                        feed.fed.set()
+                        break
+                    index, (target, resolved) = job
+                    socks = _open(resolved, plan)
+                    pending = _Running(index, target, resolved[1], socks,
+                                       _configure(resolved, plan, socks))
+                try:
+                    feed.opened.put_nowait(pending)
+                except queue.Full:
+                    break
+                pending = None
+            try:
+                item = finished.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                assert item.counters is not None
+                results[item.index] = _result(item.target, item.address, plan, item.config,
+                                              item.records, item.counters, core, trace)
+    except TracerouteError:
+        raise
+    except OSError as exc:
+        raise TracerouteSocketError(exc.errno, f"trace: {exc.strerror}") from None
+    finally:
+        feed.abort.set()
+        for thread in threads:
+            thread.join()
+        if pending is not None:
+            pending.socks.close()
+        feed.close()
     return [r for r in results if r is not None]
 
 
-def _run_loop(jobs: Sequence[Tuple[int, Job]], plan: Plan, backend: Optional[str],
-              window: int) -> List[TraceResult]:
-    """jobs (their indexes in the caller's list beside them) in one Many loop;
-    results in jobs' order."""
-    trace = module("trace", backend)
-    core = _backend.active if backend is None else _backend.load(backend)
-    results: List[Optional[TraceResult]] = [None] * len(jobs)
-    window = max(1, min(window, len(jobs)))
+class _Feed:
+    """Opened traces on their way from the caller's thread to the loops."""
+
+    def __init__(self, size: int) -> None:
+        self.opened: "queue.Queue[_Running]" = queue.Queue(maxsize=size)
+        self.fed = threading.Event()     # set once every trace has been put
+        self.abort = threading.Event()   # set to make the loops drop their traces and end
+
+    def take(self, wait: bool) -> Tuple[Optional[_Running], bool]:
+        """(an opened trace or None, whether more may come)."""
+        fed = self.fed.is_set()          # before the get: a put before fed is seen
+        try:
+            return self.opened.get(timeout=POLL_S) if wait else self.opened.get_nowait(), True
+        except queue.Empty:
+            return None, not fed
+
+    def close(self) -> None:
+        """Close the sockets of traces no loop took."""
+        while True:
+            try:
+                self.opened.get_nowait().socks.close()
+            except queue.Empty:
+                return
+
+
+def _loop_thread(trace: ModuleType, plan: Plan, window: int, feed: _Feed,
+                 finished: "queue.SimpleQueue[Any]") -> None:
+    """One Many loop: takes opened traces into free slots, runs them, hands
+    each finished one back (sockets closed), then None when it ends."""
     many = trace.Many(window)
     running: Dict[int, _Running] = {}
-    waiting = iter(enumerate(job for _index, job in jobs))
     free = list(range(window - 1, -1, -1))
-
-    def fill() -> None:
-        while free:
-            job = next(waiting, None)
-            if job is None:
-                return
-            index, (target, resolved) = job
-            socks = _open(resolved, plan)
-            try:
-                config = _configure(resolved, plan, socks)
-                slot = free[-1]
-                many.start(slot, config)
-            except BaseException:
-                socks.close()
-                raise
-            free.pop()
-            end = None if plan.deadline_s is None else time.monotonic() + plan.deadline_s
-            running[slot] = _Running(index, target, resolved[1], socks, config, end)
-
-    def finish(slot: int) -> None:
-        job = running.pop(slot)
-        counters = many.counters(slot)
-        many.release(slot)
-        job.socks.close()
-        free.append(slot)
-        results[job.index] = _result(job.target, job.address, plan, job.config, job.records,
-                                     counters, core, trace)
-
+    more = True
     try:
-        fill()
-        while running:
+        while (more or running) and not feed.abort.is_set():
+            while more and free:
+                job, more = feed.take(wait=not running)
+                if job is None:
+                    break
+                try:
+                    many.start(free[-1], job.config)
+                except BaseException:
+                    job.socks.close()
+                    raise
+                if plan.deadline_s is not None:
+                    job.end = time.monotonic() + plan.deadline_s
+                running[free.pop()] = job
+            if not running:
+                continue
             ends = [job.end for job in running.values() if job.end is not None]
             seen = set()
             for slot, record in many.records(many.run(_flush(min(ends) if ends else None))):
@@ -244,15 +305,17 @@ def _run_loop(jobs: Sequence[Tuple[int, Job]], plan: Plan, backend: Optional[str
                 job = running[slot]
                 if ((slot in seen and many.counters(slot).done)
                         or (job.end is not None and now >= job.end)):
-                    finish(slot)
-            fill()
-    except TracerouteError:
-        raise
-    except OSError as exc:
-        raise TracerouteSocketError(exc.errno, f"trace: {exc.strerror}") from None
+                    job.counters = many.counters(slot)
+                    many.release(slot)
+                    job.socks.close()
+                    del running[slot]
+                    free.append(slot)
+                    finished.put(job)
+    except BaseException as exc:  # handed to the caller's thread
+        finished.put(exc)
     finally:
-        for slot in list(running):
+        for slot, job in running.items():
             many.release(slot)
-            running.pop(slot).socks.close()
+            job.socks.close()
         many.close()
-    return [r for r in results if r is not None]
+        finished.put(None)
