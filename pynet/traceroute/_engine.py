@@ -258,7 +258,9 @@ class _Feed:
         """(an opened trace or None, whether more may come)."""
         fed = self.fed.is_set()          # before the get: a put before fed is seen
         try:
-            return self.opened.get(timeout=POLL_S) if wait else self.opened.get_nowait(), True
+            if wait and not fed:
+                return self.opened.get(timeout=POLL_S), True
+            return self.opened.get_nowait(), True
         except queue.Empty:
             return None, not fed
 
