@@ -999,12 +999,9 @@ struct pn_trace_many *pn_trace_many_open(size_t slots)
     m->ready = calloc(slots, 1);
     if (m->configs == NULL || m->states == NULL || m->due == NULL || m->active == NULL ||
         m->ready == NULL || pn__poller_open(&m->poller, PN_POLLER_AUTO) < 0) {
-        free(m->configs);
-        free(m->states);
-        free(m->due);
-        free(m->active);
-        free(m->ready);
-        free(m);
+        /* Closing a poller whose open failed, or that was never opened
+         * (calloc left it without ops), is safe. */
+        pn_trace_many_close(m);
         return NULL;
     }
     return m;
