@@ -130,6 +130,8 @@ static int pn__check(const struct pn_fleet_config *c)
         return -EINVAL;
     if (pn__window(c) > PN_FLEET_MAX_WINDOW || c->ident < 0 || c->ident > 0xffff)
         return -EINVAL;
+    if (c->fold != 0 && (c->fold != 1 || c->count != 1))
+        return -EINVAL;
     return 0;
 }
 
@@ -325,10 +327,15 @@ struct pn_fleet_record *pn__fleet_record(struct pn_fleet_record *out, size_t *n,
     return r;
 }
 
-void pn__fleet_done(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n, uint32_t t)
+void pn__fleet_finish(struct pn_fleet *f, uint32_t t)
 {
     f->tflags[t] |= PN__T_DONE;
     f->active--;
+}
+
+void pn__fleet_done(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n, uint32_t t)
+{
+    pn__fleet_finish(f, t);
     pn__fleet_record(out, n, PN_FLEET_DONE, t, f->sent[t], pn__fleet_real());
 }
 

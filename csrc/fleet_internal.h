@@ -116,6 +116,8 @@ int64_t pn__fleet_real(void);
 struct pn_fleet_record *pn__fleet_record(struct pn_fleet_record *out, size_t *n, int kind,
                                          uint32_t target, uint32_t probe, int64_t when);
 void pn__fleet_done(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n, uint32_t t);
+/* Target t is finished; its DONE record is written by the caller. */
+void pn__fleet_finish(struct pn_fleet *f, uint32_t t);
 int pn__fleet_settled(const struct pn_fleet *f, uint32_t t);
 /* The probe (t, p) passed its deadline, or its slot is wanted back. */
 void pn__fleet_expire_probe(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n,

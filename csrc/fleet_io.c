@@ -268,8 +268,14 @@ static void pn__feed(struct pn_fleet *f, int family, const uint8_t *buf, size_t 
     f->slot_state[slot] = PN__P_ANSWERED;
     f->tflags[t] |= PN__T_ANSWERED;
     f->received++;
-    if (f->c.count == 1 || pn__fleet_settled(f, t))
+    if (f->c.fold) {            /* count == 1: this reply ends t, as its DONE */
+        pn__fleet_finish(f, t);
+        r->kind = PN_FLEET_DONE;
+        r->probe = f->sent[t];
+        r->flags = PN_FLEET_ANSWERED;
+    } else if (f->c.count == 1 || pn__fleet_settled(f, t)) {
         pn__fleet_done(f, out, n, t);
+    }
 }
 
 static void pn__feed_error(struct pn_fleet *f, int family, const uint8_t *buf, size_t len,

@@ -392,6 +392,7 @@ enum pn_fleet_kind {
 enum pn_fleet_flag {
     PN_FLEET_DUP = 1,
     PN_FLEET_BAD_CHECKSUM = 2,
+    PN_FLEET_ANSWERED = 4,     /* DONE of a fold run: the clean reply that ended it */
 };
 #define PN_FLEET_KEY_LEN 8
 #define PN_FLEET_MIN_PAYLOAD 16     /* key, target index, probe number */
@@ -414,6 +415,10 @@ struct pn_fleet_config {
     int64_t retries;           /* count == 1 only: extra probes to a silent target */
     double backoff;            /* 1..100 */
     int64_t rate_pps;          /* global cap on sends per second; 0: none */
+    int64_t fold;              /* count == 1 only: a clean reply that ends its target is
+                                * written as the target's DONE record alone, flagged
+                                * ANSWERED and carrying the reply's rtt, ttl, bytes, from
+                                * and time (probe: the probes sent, as in every DONE) */
 };
 
 struct pn_fleet_counters {

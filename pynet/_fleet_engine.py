@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import List, NamedTuple, Protocol, Tuple
 
 __all__ = [
-    "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MAX_PAYLOAD", "MAX_RETRIES",
+    "ANSWERED", "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MAX_PAYLOAD", "MAX_RETRIES",
     "MAX_TARGETS", "MAX_WINDOW", "MIN_PAYLOAD", "RECORD", "REPLY", "SEQ_LOG",
     "SEND_FAILED", "TIMEOUT", "Counters", "Engine", "EngineConfig", "Record",
 ]
@@ -39,6 +39,7 @@ DONE = 5           # the target is finished: every probe final, or cancelled
 # enum pn_fleet_flag
 DUP = 1
 BAD_CHECKSUM = 2
+ANSWERED = 4       # DONE of a fold run: the clean reply that ended the target
 
 # The payload starts with the run's key, the target index and the probe
 # number (network order); the rest is a fill pattern.
@@ -79,6 +80,9 @@ class EngineConfig:
     backoff: float = 1.5       # (fping -B)
     rate_pps: int = 0          # global cap on sends per second; 0: none
     batch: int = 4096          # records per call at most
+    fold: bool = False         # count == 1 only: a clean reply that ends its target comes
+                               # as its DONE alone, flagged ANSWERED, with the reply's rtt,
+                               # ttl, bytes, sender and time (probe: the probes sent)
 
 
 class Counters(NamedTuple):

@@ -52,6 +52,7 @@ class Engine:
         c.retries = config.retries
         c.backoff = config.backoff
         c.rate_pps = config.rate_pps
+        c.fold = int(config.fold)
         if config.batch < 2:
             raise ValueError("batch must be >= 2")
         holder: Any = ffi.new("struct pn_fleet **")

@@ -58,9 +58,9 @@ from typing import Deque, List, Optional, Tuple
 
 from .. import _wire as w
 from .._errors import MalformedPacket
-from .._fleet_engine import (BAD_CHECKSUM, DONE, DUP, ERROR, KEY_LEN, MAX_PAYLOAD, MAX_RETRIES,
-                             MAX_TARGETS, MAX_WINDOW, MIN_PAYLOAD, REPLY, SEND_FAILED, SEQ_LOG,
-                             TIMEOUT, Counters, EngineConfig, Record)
+from .._fleet_engine import (ANSWERED, BAD_CHECKSUM, DONE, DUP, ERROR, KEY_LEN, MAX_PAYLOAD,
+                             MAX_RETRIES, MAX_TARGETS, MAX_WINDOW, MIN_PAYLOAD, REPLY,
+                             SEND_FAILED, SEQ_LOG, TIMEOUT, Counters, EngineConfig, Record)
 from .. import _errqueue as errqueue
 from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_MEMINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS
 from .checksum import checksum
@@ -119,6 +119,8 @@ def check_config(config: EngineConfig) -> None:
         raise ValueError("timeout_ns / period_ns leaves too many probes in flight per target")
     if not 0 <= config.ident <= 0xFFFF:
         raise ValueError("ident must be 0..65535")
+    if config.fold and config.count != 1:
+        raise ValueError("fold needs count == 1")
 
 
 def timeouts_of(config: EngineConfig) -> List[int]:
@@ -235,9 +237,12 @@ class Engine:
         out.append((kind, target, probe, rtt, ttl, nbytes, flags, icmp_type, code, when,
                     sender.ljust(16, b"\0")))
 
-    def _done(self, out: List[Record], t: int) -> None:
+    def _finish(self, t: int) -> None:
         self.flags[t] |= T_DONE
         self.active -= 1
+
+    def _done(self, out: List[Record], t: int) -> None:
+        self._finish(t)
         self._record(out, DONE, t, self.sent[t], _real())
 
     def _settled(self, t: int) -> bool:
@@ -463,6 +468,11 @@ class Engine:
         self.slot_state[slot] = ANSWERED
         self.flags[t] |= T_ANSWERED
         self.received += 1
+        if self.c.fold:     # count == 1: this reply ends t, as its DONE
+            self._finish(t)
+            self._record(out, DONE, t, self.sent[t], when, rtt=rtt, ttl=hops, nbytes=nbytes,
+                         flags=ANSWERED, sender=sender)
+            return
         self._record(out, REPLY, t, p, when, rtt=rtt, ttl=hops, nbytes=nbytes, sender=sender)
         if self.c.count == 1 or self._settled(t):
             self._done(out, t)
