@@ -185,6 +185,17 @@ class Tally:
                 text=describe(family, r[7], r[8], 0), time_s=r[9] / 1e9))
         return s
 
+    def fold_clean(self, n: int, total: int, low: int, high: int) -> None:
+        """n targets done with one clean reply each (total, low, high: their
+        RTTs' sum, least and greatest, ns), their results built elsewhere."""
+        self.alive += n
+        self.rtt_n += n
+        self.rtt_sum += total
+        if self.rtt_min < 0 or low < self.rtt_min:
+            self.rtt_min = low
+        if high > self.rtt_max:
+            self.rtt_max = high
+
     def done(self, t: int, sent: int, host: str, address: str, family: int) -> FleetResult:
         """Target t's result, its state dropped. sent: DONE's probe count."""
         s = self.open.pop(t, None)

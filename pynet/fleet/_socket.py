@@ -118,12 +118,15 @@ def open_sockets(families: Iterable[int], privileged: Optional[bool] = None, *,
                  rate_pps: int = 0, payload_len: int = 56, ttl: Optional[int] = None,
                  interface: Optional[str] = None, source4: Optional[str] = None,
                  source6: Optional[str] = None, rcvbuf: Optional[int] = None,
-                 filter_id: bool = True) -> FleetSockets:
+                 filter_id: bool = True, ident: Optional[int] = None) -> FleetSockets:
     """One socket per family in families (4, 6). privileged: True raw only,
     False datagram only, None raw when allowed. rcvbuf: bytes to ask for
     (default: rcvbuf_for(rate_pps, payload_len)). filter_id: drop other
-    processes' echo replies in the kernel (raw sockets)."""
-    out = FleetSockets(ident=int.from_bytes(os.urandom(2), "big"))
+    processes' echo replies in the kernel (raw sockets). ident: the echo id
+    on raw sockets (default: a random one)."""
+    if ident is None:
+        ident = int.from_bytes(os.urandom(2), "big")
+    out = FleetSockets(ident=ident & 0xFFFF)
     want = rcvbuf if rcvbuf is not None else rcvbuf_for(rate_pps, payload_len)
     try:
         for family in sorted(set(families)):
