@@ -104,6 +104,22 @@ def test_generate(ns: FleetNetns, target: str) -> None:
     assert ("alive", ALIVE, "False") in fields(ours.stdout)
 
 
+@pytest.mark.parametrize("flags", [[], ["-a"], ["-u", "-s"]], ids=["default", "-a", "-u -s"])
+def test_a_sweep_big_enough_for_lanes(ns: FleetNetns, flags: List[str]) -> None:
+    """32,766 targets: a run of several engines side by side (one per CPU)
+    and the batch path of the plain modes; one of them silent."""
+    args = [*flags, "-i", "0", "-g", "127.0.0.0/17", *FAST]
+    theirs = run(ns, False, args)
+    ours = run(ns, True, args)
+    assert ours.returncode == theirs.returncode == 1
+    assert fields(ours.stdout) == fields(theirs.stdout)
+    assert fields(ours.stderr) == fields(theirs.stderr)
+    lines = ours.stdout.splitlines()
+    alive = [line for line in lines if line != SILENT and not line.endswith("unreachable")]
+    assert len(alive) == (0 if "-u" in flags else 32765)
+    assert len(set(lines)) == len(lines) == len(alive) + ("-a" not in flags)
+
+
 @pytest.mark.parametrize("args", [
     ["-Z", ALIVE], ["--nosuch", ALIVE], ["-c"], ["-l", "-c", "2", ALIVE], ["-a", "-u", ALIVE],
     ["-B", "0.5", ALIVE], ["-b", "70000", ALIVE], ["-g", "127.0.0.0/33"],

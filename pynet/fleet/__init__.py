@@ -14,10 +14,45 @@ C (csrc/fleet.c) with a pure-Python twin (pynet/_reference/fleet.py).
 
 from __future__ import annotations
 
-from ._api import ping, sweep
-from ._pinger import Pinger
+import importlib
+
 from .._errors import FleetError, FleetNameError, FleetPermissionError, FleetSocketError
-from ._result import FleetResult, Summary
+
+# typing loads only for mypy: `pynet fping` is a command, its start-up counts.
+TYPE_CHECKING = False
+
+# Loaded on first use, so that `pynet fping` (which needs the run, not the
+# asyncio Pinger) never imports asyncio.
+_LAZY = {
+    "ping": "._api:ping",
+    "sweep": "._api:sweep",
+    "Pinger": "._pinger:Pinger",
+    "FleetResult": "._result:FleetResult",
+    "Summary": "._result:Summary",
+}
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._api import ping, sweep
+    from ._pinger import Pinger
+    from ._result import FleetResult, Summary
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        target = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module_name, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module_name, __name__), attribute)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> "list[str]":
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "FleetError",

@@ -158,6 +158,32 @@ class Command:
         elif not a.counting:
             self.alive_result(index, r)
 
+    def plain(self) -> bool:
+        """A mode whose per-target work is one line per alive target (or
+        none): fping's default, -a, -u, -q, -s without -c/-C/-l, names as
+        given, no times in the lines."""
+        a = self.a
+        return not (a.counting or a.json or a.names or a.elapsed or a.timestamp
+                    or a.fast_reachable is not None)
+
+    def plain_run(self, run: Run) -> None:
+        """on_result() for a plain mode, a batch at a time: the alive
+        targets' lines are written together (a /16 is 65,534 of them)."""
+        emit = not (self.quiet or self.a.unreach)
+        tail = "\n" if self.a.alive else " is alive\n"
+        write = self.out.write
+        unreachable = self.unreachable
+        for hosts, batch in run.alive_batches():
+            alive = [r.host for _, r in batch if r.received]
+            self.alive += len(hosts) + len(alive)
+            if len(alive) < len(batch):
+                unreachable.extend([i for i, r in batch if not r.received])
+            if emit:
+                for names in (hosts, alive):
+                    if names:
+                        write(tail.join(names))
+                        write(tail)
+
     # ---- the end ----
 
     def sent_of(self, r: FleetResult) -> int:
@@ -253,8 +279,11 @@ class Command:
 
         signal.signal(signal.SIGINT, interrupted)
         try:
-            for index, result in self.run.results():
-                self.on_result(index, result)
+            if self.plain():
+                self.plain_run(self.run)
+            else:
+                for index, result in self.run.results():
+                    self.on_result(index, result)
         finally:
             signal.signal(signal.SIGINT, previous)
         self.finish()
