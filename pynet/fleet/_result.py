@@ -94,6 +94,9 @@ class Summary:
 
 _new = tuple.__new__
 _EMPTY: Tuple[Any, ...] = ()
+# PingReply's fields after the eight a fleet reply sets (tuple.__new__
+# applies no defaults): data_ok, and the IPv4 options a fleet probe never asks for.
+_REPLY_REST = tuple(PingReply._field_defaults[f] for f in PingReply._fields[8:])
 
 
 class _Target:
@@ -171,7 +174,8 @@ class Tally:
                 s.replies = []
             s.replies.append(_new(PingReply, (
                 r[2], rtt / 1e6, r[4] if r[4] >= 0 else None, r[5], bool(flags & DUP),
-                not flags & BAD_CHECKSUM, address_text(family, r[10]), r[9] / 1e9)))
+                not flags & BAD_CHECKSUM, address_text(family, r[10]), r[9] / 1e9,
+                *_REPLY_REST)))
         return s
 
     def error(self, t: int, r: Tuple[Any, ...], family: int) -> _Target:
@@ -245,7 +249,7 @@ class Tally:
         if self.keep:
             replies = (_new(PingReply, (
                 r[2], ms, r[4] if r[4] >= 0 else None, r[5], False, True,
-                address_text(family, r[10]), r[9] / 1e9)),)
+                address_text(family, r[10]), r[9] / 1e9, *_REPLY_REST)),)
         return _new(FleetResult, (host, address, family, sent, 1, 0, 0, 0, 0,
                                   loss_percent(sent, 1), ms, ms, ms, 0.0, replies, _EMPTY))
 
