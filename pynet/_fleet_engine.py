@@ -21,13 +21,18 @@ kernel's receive timestamp; nothing in the payload is trusted for arithmetic.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import List, NamedTuple, Protocol, Tuple
+
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, NamedTuple, Protocol, Tuple
+else:
+    from ._records import NamedTuple
 
 __all__ = [
     "ANSWERED", "BAD_CHECKSUM", "DONE", "DUP", "ERROR", "KEY_LEN", "MAX_PAYLOAD", "MAX_RETRIES",
     "MAX_TARGETS", "MAX_WINDOW", "MIN_PAYLOAD", "RECORD", "REPLY", "SEQ_LOG",
-    "SEND_FAILED", "TIMEOUT", "Counters", "Engine", "EngineConfig", "Record",
+    "SEND_FAILED", "TIMEOUT", "Counters", "EngineConfig", "Record",
 ]
 
 # enum pn_fleet_kind
@@ -60,11 +65,13 @@ RECORD = struct.Struct("=10q16s")
 #   when_ns: CLOCK_REALTIME of the event; from: the sender (4 or 16 bytes used)
 #   DONE: probe = how many probes the target was sent; SEND_FAILED: code = errno
 #   (the rules behind each kind: pynet/_reference/fleet.py's module text)
-Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
+if TYPE_CHECKING:
+    Record = Tuple[int, int, int, int, int, int, int, int, int, int, bytes]
+else:
+    Record = tuple
 
 
-@dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(NamedTuple):
     fd4: int = -1              # ICMP socket for IPv4 targets, -1: none
     raw4: bool = True          # raw (our id; replies carry the IP header) or datagram
     fd6: int = -1
@@ -72,7 +79,8 @@ class EngineConfig:
     ident: int = 0             # echo id on raw sockets
     key: bytes = bytes(KEY_LEN)  # per-run random key, KEY_LEN bytes
     payload_len: int = 56      # >= MIN_PAYLOAD
-    count: int = 1             # probes per target; 0: until cancelled or stopped
+    # probes per target; 0: until cancelled or stopped (the name shadows tuple.count)
+    count: int = 1  # type: ignore[assignment]
     interval_ns: int = 0       # least gap between any two sends (fping -i); 0: none
     period_ns: int = 1_000_000_000   # between probes to one target (fping -p)
     timeout_ns: int = 500_000_000    # per probe (fping -t); retries multiply it by backoff
@@ -99,36 +107,38 @@ class Counters(NamedTuple):
     done: bool                 # no target left and nothing in flight
 
 
-class Engine(Protocol):
-    """The interface both backends implement (pynet._c.fleet.Engine,
-    pynet._reference.fleet.Engine). Not thread-safe: one thread drives it."""
+# The interface, for mypy only (typing is not loaded at run time).
+if TYPE_CHECKING:
+    class Engine(Protocol):
+        """The interface both backends implement (pynet._c.fleet.Engine,
+        pynet._reference.fleet.Engine). Not thread-safe: one thread drives it."""
 
-    def __init__(self, config: EngineConfig) -> None: ...
+        def __init__(self, config: EngineConfig) -> None: ...
 
-    def add(self, family: int, addresses: bytes, scope_id: int = 0) -> int:
-        """Append targets: ``addresses`` is n packed addresses of ``family``
-        (4 or 6) laid end to end. Returns the index of the first. Targets
-        added while a run is going are probed from the next call on."""
+        def add(self, family: int, addresses: bytes, scope_id: int = 0) -> int:
+            """Append targets: ``addresses`` is n packed addresses of ``family``
+            (4 or 6) laid end to end. Returns the index of the first. Targets
+            added while a run is going are probed from the next call on."""
 
-    def cancel(self, target: int) -> None:
-        """Stop probing target; its DONE record follows (late replies to it
-        are then ignored as foreign)."""
+        def cancel(self, target: int) -> None:
+            """Stop probing target; its DONE record follows (late replies to it
+            are then ignored as foreign)."""
 
-    def run(self, until_ns: int, flush_ns: int) -> List[Record]:
-        """Drive sends and receives, waiting when nothing is due, with the GIL
-        released (C). Returns when: every target is DONE, ``batch`` records
-        are ready, CLOCK_MONOTONIC reaches until_ns (0: no limit), flush_ns
-        has passed since the first record of this call, or a signal
-        interrupted a wait."""
+        def run(self, until_ns: int, flush_ns: int) -> List[Record]:
+            """Drive sends and receives, waiting when nothing is due, with the GIL
+            released (C). Returns when: every target is DONE, ``batch`` records
+            are ready, CLOCK_MONOTONIC reaches until_ns (0: no limit), flush_ns
+            has passed since the first record of this call, or a signal
+            interrupted a wait."""
 
-    def step(self) -> List[Record]:
-        """run() that never waits: read what is queued, send what is due,
-        expire what timed out. For an event loop that watches fileno()s."""
+        def step(self) -> List[Record]:
+            """run() that never waits: read what is queued, send what is due,
+            expire what timed out. For an event loop that watches fileno()s."""
 
-    def next_wakeup_ns(self) -> int:
-        """CLOCK_MONOTONIC of the next due send or timeout; -1: none."""
+        def next_wakeup_ns(self) -> int:
+            """CLOCK_MONOTONIC of the next due send or timeout; -1: none."""
 
-    def counters(self) -> Counters: ...
+        def counters(self) -> Counters: ...
 
-    def close(self) -> None:
-        """Free the engine's memory (the sockets belong to the caller)."""
+        def close(self) -> None:
+            """Free the engine's memory (the sockets belong to the caller)."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, List
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List
 
 from .._fleet_engine import KEY_LEN, RECORD, Counters, EngineConfig, Record
 from ._ffi import ffi, ffi_nogil, lib, lib_nogil, pointer, records_or_raise

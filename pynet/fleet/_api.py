@@ -9,17 +9,20 @@ socket per address family.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List, Optional, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Union
 
 from .._errors import ResolveError
 from .._errors import FleetNameError
 from ._result import FleetResult
 from ._run import Options, Run, check_options
-from ._targets import TargetSpec, Targets
+from ._targets import Targets
+
+if TYPE_CHECKING:
+    from ._targets import TargetSpec
+
+    Spec = Union[TargetSpec, Iterable[TargetSpec]]
 
 __all__ = ["ping", "sweep"]
-
-Spec = Union[TargetSpec, Iterable[TargetSpec]]
 
 
 def _targets(targets: Spec, family: Optional[int]) -> Targets:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import math
 import socket
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+else:
+    from .._records import NamedTuple
 
 from .._fleet_engine import BAD_CHECKSUM, DUP, Counters
 from ..ping._icmp_text import describe
@@ -62,8 +66,7 @@ class FleetResult(NamedTuple):
         return d
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(NamedTuple):
     """The whole run, as fping -s counts it, plus what pynet explains: ICMP
     errors, duplicates, unparseable and foreign packets, and the replies the
     kernel dropped from our receive queue (kernel_drops: our loss, not the
@@ -89,7 +92,7 @@ class Summary:
     elapsed_s: float
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        return dict(self._asdict())
 
 
 _new = tuple.__new__

@@ -16,9 +16,17 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, Tuple
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any, Callable, Dict, Generator, Iterator, List, NamedTuple, Optional, Tuple
+
+    # Called per record for REPLY, TIMEOUT, ERROR and SEND_FAILED:
+    # (record, target state, family).
+    OnRecord = Callable[[Tuple[Any, ...], Any, int], None]
+else:
+    from .._records import NamedTuple
 
 from .. import _backend
 from .. import _checks as checks
@@ -48,9 +56,6 @@ WAKE_S = 0.1
 MAX_LANES = 8
 LANE_MIN = 8192
 
-# Called per record for REPLY, TIMEOUT, ERROR and SEND_FAILED:
-# (record, target state, family).
-OnRecord = Callable[[Tuple[Any, ...], Any, int], None]
 
 
 def engine_module(backend: Optional[str] = None) -> ModuleType:
@@ -58,11 +63,10 @@ def engine_module(backend: Optional[str] = None) -> ModuleType:
     return _backend.module("fleet", backend)
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """The knobs of a run, in seconds (fping's -c, -i, -p, -t, -r, -B, ...)."""
 
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # shadows tuple.count
     interval: float = 0.0
     period: float = 1.0
     timeout: float = 0.5

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
-from typing import Dict, Iterable, Optional
 
 from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
-from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
 from .. import _wire as w
 from .._errors import FleetPermissionError, FleetSocketError
+
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, Optional, Tuple
 
 __all__ = ["FleetSockets", "open_sockets", "rcvbuf_for"]
 
@@ -36,18 +38,20 @@ def rcvbuf_for(rate_pps: int, payload_len: int) -> int:
     return max(RCVBUF_MIN, min(RCVBUF_MAX, want))
 
 
-@dataclass
 class FleetSockets:
     """fd4/fd6 are -1 for a family not opened. The engine borrows the fds;
     close() closes the sockets."""
 
-    fd4: int = -1
-    raw4: bool = False
-    fd6: int = -1
-    raw6: bool = False
-    ident: int = 0            # our echo id on raw sockets (the kernel's on datagram ones)
-    rcvbuf: Dict[int, int] = field(default_factory=dict)   # granted, per family
-    socks: Dict[int, socket.socket] = field(default_factory=dict)
+    def __init__(self, ident: int = 0) -> None:
+        self.fd4 = self.fd6 = -1
+        self.raw4 = self.raw6 = False
+        self.ident = ident      # our echo id on raw sockets (the kernel's on datagram ones)
+        self.rcvbuf: Dict[int, int] = {}              # granted, per family
+        self.socks: Dict[int, socket.socket] = {}
+
+    def __repr__(self) -> str:
+        return (f"FleetSockets(fd4={self.fd4}, raw4={self.raw4}, fd6={self.fd6}, "
+                f"raw6={self.raw6}, ident={self.ident}, rcvbuf={self.rcvbuf})")
 
     def close(self) -> None:
         for sock in self.socks.values():
@@ -79,7 +83,7 @@ def _bind(sock: socket.socket, af: int, interface: Optional[str], source: Option
 
 def _open_one(family: int, privileged: Optional[bool], ident: int, rcvbuf: int,
               ttl: Optional[int], interface: Optional[str], source: Optional[str],
-              filter_id: bool) -> "tuple[socket.socket, bool, int]":
+              filter_id: bool) -> Tuple[socket.socket, bool, int]:
     af = socket.AF_INET if family == 4 else socket.AF_INET6
     sock, raw = ics.create(af, privileged, FleetPermissionError, FleetSocketError)
     try:

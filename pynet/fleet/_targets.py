@@ -14,21 +14,27 @@ import ipaddress
 import socket
 import sys
 from array import array
-from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+    Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+    Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+    TargetSpec = Union[str, Address, Network]
+else:
+    from .._records import NamedTuple
 
 from .._errors import ResolveError
 from .._resolve import resolve
 
-__all__ = ["MAX_TARGETS", "address_of", "Segment", "Targets", "TargetSpec", "parse_range", "split_scope"]
+__all__ = ["MAX_TARGETS", "address_of", "Segment", "Targets", "parse_range", "split_scope"]
 
 # The most addresses one network or range may expand to (2**24: a /8).
 MAX_TARGETS = 1 << 24
 # Addresses packed per Engine.add call.
 CHUNK = 65536
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-TargetSpec = Union[str, Address, Network]
 
 
 class Segment(NamedTuple):

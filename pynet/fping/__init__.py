@@ -8,7 +8,10 @@ the send rate, and --json for NDJSON (one object per target, then one
 
 from __future__ import annotations
 
-from typing import List, Optional
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 __all__ = ["main"]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional, TextIO, Tuple
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, TextIO, Tuple
 
 from .. import __version__
 from .._errors import PynetError, ResolveError
@@ -18,6 +20,13 @@ from ._options import PROG, USAGE, Args, FpingUsage, parse
 from ._targets import load_targets, reverse_name
 
 __all__ = ["main"]
+
+
+def _json() -> Any:
+    """json, loaded for --json only."""
+    import json
+
+    return json
 
 
 class _Interval:
@@ -150,7 +159,7 @@ class Command:
     def on_result(self, index: int, r: FleetResult) -> None:
         a = self.a
         if a.json:
-            print(json.dumps(r.to_dict()), file=self.out)
+            print(_json().dumps(r.to_dict()), file=self.out)
         elif a.counting:
             self.kept[index] = r
         if r.received == 0:
@@ -198,7 +207,7 @@ class Command:
         assert self.run is not None
         if a.json:
             summary = self.run.summary()
-            print(json.dumps({"summary": summary.to_dict()}), file=self.out)
+            print(_json().dumps({"summary": summary.to_dict()}), file=self.out)
             return
         lists = a.reachable is None and a.fast_reachable is None
         if lists and (a.unreach or (not self.quiet and not a.alive and not a.counting)):

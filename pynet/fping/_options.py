@@ -4,8 +4,10 @@ flags, -cN or -c N, long names), with fping's complaints and exit codes."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from .._errors import PynetError
 from .._fleet_engine import MIN_PAYLOAD
@@ -88,9 +90,10 @@ class FpingUsage(PynetError):
         self.hint = hint
 
 
-@dataclass
 class Args:
-    targets: List[str] = field(default_factory=list)
+    """The command line, read. Class attributes are the defaults; parse()
+    sets what the command line says on the instance."""
+
     family: Optional[int] = None
     size: int = 56
     backoff: float = 1.5
@@ -121,6 +124,9 @@ class Args:
     fast_reachable: Optional[int] = None
     rate: Optional[float] = None
     json: bool = False
+
+    def __init__(self) -> None:
+        self.targets: List[str] = []
 
     @property
     def counting(self) -> bool:

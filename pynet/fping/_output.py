@@ -4,7 +4,10 @@ tests/fping_lines.py for the patterns both must match)."""
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Sequence
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
 
 from ..fleet._result import FleetResult, Summary
 

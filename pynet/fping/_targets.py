@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import Callable, Iterator, List, Optional
+# typing loads only for mypy (see pynet/_records.py): `pynet fping` starts sooner.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, List, Optional
 
 from .._errors import ResolveError
 from ..fleet._targets import Targets, parse_range
