@@ -96,6 +96,29 @@ def test_pinger_shares_one_engine(backend: ModuleType) -> None:
     asyncio.run(go())
 
 
+def test_pinger_calls_of_one_step_keep_their_targets(backend: ModuleType) -> None:
+    """Calls made between two engine steps go into the engine together (one
+    add per run of a family): each still gets its own host's result, one
+    cancelled before it ever reached the engine included."""
+    async def go() -> None:
+        async with fleet.Pinger(timeout=1.0, period=0.02, backend=backend.NAME) as p:
+            hosts = [h for i in range(1, 151) for h in (f"127.9.1.{i}", "::1")]
+            tasks = [asyncio.ensure_future(p.ping(h, count=1 + i % 3))
+                     for i, h in enumerate(hosts)]
+            victim = asyncio.ensure_future(p.ping("127.9.2.1"))
+            await asyncio.sleep(0)      # every call has run up to its await
+            assert p.adds and p.added == 0      # nothing in the engine yet
+            victim.cancel()
+            results = await asyncio.gather(*tasks)
+            assert victim.cancelled()
+            for i, (h, r) in enumerate(zip(hosts, results)):
+                assert (r.host, r.address, r.family) == (h, h, 6 if ":" in h else 4)
+                assert r.transmitted == r.received == 1 + i % 3, r
+                assert [q.source for q in r.replies] == [h] * r.received
+            assert p.added == len(hosts) + 1 and not p.calls
+    asyncio.run(go())
+
+
 def test_cancelling_one_call_stops_only_its_probes(backend: ModuleType) -> None:
     async def go() -> None:
         async with fleet.Pinger(timeout=1.0, period=0.01, backend=backend.NAME) as p:

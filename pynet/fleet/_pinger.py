@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._errors import ResolveError
 from .._fleet_engine import DONE, ERROR, REPLY, SEND_FAILED, TIMEOUT
@@ -77,6 +77,10 @@ class Pinger:
         self.timer_at = -1
         self.pending = False
         self.batch = 0
+        # Calls not yet in the engine: (family, packed addresses, scope id) runs.
+        self.adds: List[Tuple[int, List[bytes], int]] = []
+        self.next_target = 0      # the number the next call's target gets
+        self.added = 0            # targets in the engine
 
     # ---- life ----
 
@@ -127,6 +131,7 @@ class Pinger:
             if not call.future.done():
                 call.future.cancel()
         self.calls.clear()
+        self.adds.clear()
         self.engine.close()
         self.sockets.close()
         self.engine = None
@@ -148,12 +153,18 @@ class Pinger:
             fam, value, scope_id = await self._address(host, family)
         if self.engine is None:
             raise RuntimeError("the Pinger was closed")
-        packed = value.to_bytes(4 if fam == 4 else 16, "big")
-        try:
-            t = self.engine.add(fam, packed, scope_id)
-        except ValueError:
-            raise FleetNameError(host, f"no IPv{fam} socket for it") from None
-        assert self.loop is not None
+        assert self.sockets is not None and self.loop is not None
+        if (self.sockets.fd4 if fam == 4 else self.sockets.fd6) < 0:
+            raise FleetNameError(host, f"no IPv{fam} socket for it")
+        # Added to the engine at the next step, with every call made since
+        # (one engine.add for a thousand calls, not a thousand).
+        t = self.next_target
+        self.next_target += 1
+        adds = self.adds
+        if adds and adds[-1][0] == fam and adds[-1][2] == scope_id:
+            adds[-1][1].append(value.to_bytes(4 if fam == 4 else 16, "big"))
+        else:
+            adds.append((fam, [value.to_bytes(4 if fam == 4 else 16, "big")], scope_id))
         future: "asyncio.Future[FleetResult]" = self.loop.create_future()
         self.calls[t] = _Call(future, count, host, address_of(fam, value), fam, on_reply)
         self._kick()
@@ -162,6 +173,7 @@ class Pinger:
         except asyncio.CancelledError:
             if t in self.calls and self.engine is not None:
                 del self.calls[t]
+                self._add_pending()
                 self.engine.cancel(t)
                 self._kick()
             raise
@@ -191,11 +203,24 @@ class Pinger:
             self.pending = True
             self.loop.call_soon(self._pump)
 
+    def _add_pending(self) -> None:
+        """The targets of calls made since the last step, into the engine
+        (which numbers them as ping() did)."""
+        assert self.engine is not None
+        for fam, packed, scope_id in self.adds:
+            first = self.engine.add(fam, b"".join(packed), scope_id)
+            if first != self.added:
+                raise RuntimeError(f"engine numbered target {self.added} as {first}")
+            self.added += len(packed)
+        self.adds.clear()
+
     def _pump(self) -> None:
         self.pending = False
         engine = self.engine
         if engine is None:
             return
+        if self.adds:
+            self._add_pending()
         records = engine.step()
         for r in records:
             self._record(r)
@@ -232,6 +257,17 @@ class Pinger:
                 call.future.set_result(result)
             return
         if kind == REPLY:
+            if call.count == 1 and not r[6] and t not in tally.open and not (
+                    call.on_reply or self.on_reply) and self.engine is not None:
+                # One clean reply ends a one-probe call: its result at once,
+                # with no state kept.
+                self.engine.cancel(t)
+                del self.calls[t]
+                if not call.future.done():
+                    call.future.set_result(tally.one_reply(r, call.host, call.address,
+                                                           call.family))
+                self._kick()
+                return
             state = tally.reply(t, r, call.family)
             if r[6] == 0:
                 call.finals += 1

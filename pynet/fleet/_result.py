@@ -236,6 +236,12 @@ class Tally:
             tuple(s.replies) if s.replies else _EMPTY,
             tuple(s.icmp_errors) if s.icmp_errors else _EMPTY))
 
+    def one_reply(self, r: Tuple[Any, ...], host: str, address: str,
+                  family: int) -> FleetResult:
+        """The result of a target sent one probe whose one clean reply is r,
+        with nothing in its state (it has none)."""
+        return self._one_reply(r, 1, host, address, family)
+
     def _one_reply(self, r: Tuple[Any, ...], sent: int, host: str, address: str,
                    family: int) -> FleetResult:
         """done() for a target whose only record was one clean reply."""
