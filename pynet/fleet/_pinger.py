@@ -26,11 +26,13 @@ from .._errors import FleetNameError
 from ._result import FleetResult, Tally
 from ._run import Options, check_options, engine_module
 from ._socket import FleetSockets, open_sockets
-from ._targets import _literal, address_of
+from ._targets import _literal
 
 __all__ = ["Pinger"]
 
 NS = 1_000_000_000
+_pton = socket.inet_pton
+_ntop = socket.inet_ntop
 OnReply = Callable[[str, PingReply], None]
 
 
@@ -146,11 +148,18 @@ class Pinger:
             raise ValueError(f"count must be an int >= 1, got {count!r}")
         if self.engine is None:
             self.open()
-        literal = _literal(host)
-        if literal is not None and (family is None or family == literal[0]):
-            fam, value, scope_id = literal  # no coroutine for an address: 1,000 calls add up
-        else:
-            fam, value, scope_id = await self._address(host, family)
+        try:    # an IPv4 address, the common call: no coroutine, no int round trip
+            if family == 6:
+                raise OSError
+            packed = _pton(socket.AF_INET, host)
+            fam, scope_id = 4, 0
+        except OSError:
+            literal = _literal(host)
+            if literal is not None and (family is None or family == literal[0]):
+                fam, value, scope_id = literal  # no coroutine for an address: 1,000 calls add up
+            else:
+                fam, value, scope_id = await self._address(host, family)
+            packed = value.to_bytes(4 if fam == 4 else 16, "big")
         if self.engine is None:
             raise RuntimeError("the Pinger was closed")
         assert self.sockets is not None and self.loop is not None
@@ -162,11 +171,12 @@ class Pinger:
         self.next_target += 1
         adds = self.adds
         if adds and adds[-1][0] == fam and adds[-1][2] == scope_id:
-            adds[-1][1].append(value.to_bytes(4 if fam == 4 else 16, "big"))
+            adds[-1][1].append(packed)
         else:
-            adds.append((fam, [value.to_bytes(4 if fam == 4 else 16, "big")], scope_id))
+            adds.append((fam, [packed], scope_id))
         future: "asyncio.Future[FleetResult]" = self.loop.create_future()
-        self.calls[t] = _Call(future, count, host, address_of(fam, value), fam, on_reply)
+        address = _ntop(socket.AF_INET if fam == 4 else socket.AF_INET6, packed)
+        self.calls[t] = _Call(future, count, host, address, fam, on_reply)
         self._kick()
         try:
             return await future
@@ -222,7 +232,12 @@ class Pinger:
         if self.adds:
             self._add_pending()
         records = engine.step()
+        calls = self.calls
+        forget = self.tally.open.pop
         for r in records:
+            if r[0] == DONE and r[1] not in calls:    # a call answered already
+                forget(r[1], None)
+                continue
             self._record(r)
         assert self.loop is not None
         if len(records) >= self.batch:
