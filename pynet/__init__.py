@@ -10,7 +10,7 @@ says which one is live (PYNET_BACKEND=auto|c|python chooses) and
 
 from __future__ import annotations
 
-import importlib
+from ._lazy import lazy_attributes
 
 # typing loads only for mypy (see pynet/_records.py): start-up is part of the product.
 TYPE_CHECKING = False
@@ -94,7 +94,7 @@ _LAZY: Dict[str, str] = {
 }
 
 if TYPE_CHECKING:
-    from typing import Any, Dict
+    from typing import Dict
 
     from . import bench, echo, exporter, fleet, icmp, sntp, tcp
     from .fleet import FleetResult
@@ -108,20 +108,7 @@ if TYPE_CHECKING:
     from .tcp import TcpResult
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        target = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module_name, _, attribute = target.partition(":")
-    module = importlib.import_module(module_name, __name__)
-    value = getattr(module, attribute) if attribute else module
-    globals()[name] = value  # the next look-up is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 __all__ = [

@@ -14,9 +14,8 @@ C (csrc/fleet.c) with a pure-Python twin (pynet/_reference/fleet.py).
 
 from __future__ import annotations
 
-import importlib
-
 from .._errors import FleetError, FleetNameError, FleetPermissionError, FleetSocketError
+from .._lazy import lazy_attributes
 
 # typing loads only for mypy: `pynet fping` is a command, its start-up counts.
 TYPE_CHECKING = False
@@ -32,27 +31,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._api import ping, sweep
     from ._pinger import Pinger
     from ._result import FleetResult, Summary
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        target = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module_name, _, attribute = target.partition(":")
-    value = getattr(importlib.import_module(module_name, __name__), attribute)
-    globals()[name] = value  # the next look-up is a plain attribute
-    return value
-
-
-def __dir__() -> "list[str]":
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
 
 __all__ = [
     "FleetError",

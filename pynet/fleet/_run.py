@@ -230,7 +230,6 @@ class Run:
         self.fold = self.lean and options.count == 1
         # IPv4 text by its first three octets (one string per /24 seen).
         self.heads: Dict[int, str] = {}
-        self.hosts: Optional[List[str]] = None     # see alive_batches()
         self.segment = targets.segments[0] if targets.segments else _NO_SEGMENT
         self.module = engine_module(backend)
         n = lanes_for(targets.total, options, self.module.__name__.startswith("pynet._c."))
@@ -330,12 +329,9 @@ class Run:
         became final in it (a caller with per-target work that is a list
         comprehension runs it once per batch, not once per target)."""
         try:
-            yield from self._loop()
-            # Targets never handed to an engine (the run was stopped).
-            t = self.targets
-            for first in range(self.added, t.total, CHUNK):
-                yield [(i, self.tally.done(i, 0, t.host(i), t.address(i), t.family_of(i)))
-                       for i in range(first, min(first + CHUNK, t.total))]
+            for _, out in self._loop(False):
+                yield out
+            yield from self._never_sent()
         finally:
             self.close()
 
@@ -347,19 +343,26 @@ class Run:
         every other target that became final."""
         if not self.lean:
             raise ValueError("alive_batches() needs a run without on_record or kept replies")
-        hosts: List[str] = []
         try:
-            for out in self._loop(hosts):
-                yield hosts, out
-                hosts = self.hosts = []
-            t = self.targets
-            for first in range(self.added, t.total, CHUNK):
-                yield [], [(i, self.tally.done(i, 0, t.host(i), t.address(i), t.family_of(i)))
-                           for i in range(first, min(first + CHUNK, t.total))]
+            for hosts, out in self._loop(True):
+                yield hosts or [], out
+            for out in self._never_sent():
+                yield [], out
         finally:
             self.close()
 
-    def _loop(self, hosts: Optional[List[str]] = None) -> Iterator[List[Tuple[int, FleetResult]]]:
+    def _never_sent(self) -> Iterator[List[Tuple[int, FleetResult]]]:
+        """The results of targets never handed to an engine (the run was
+        stopped), a chunk at a time."""
+        t = self.targets
+        for first in range(self.added, t.total, CHUNK):
+            yield [(i, self.tally.done(i, 0, t.host(i), t.address(i), t.family_of(i)))
+                   for i in range(first, min(first + CHUNK, t.total))]
+
+    def _loop(self, collect_hosts: bool
+              ) -> Iterator[Tuple[Optional[List[str]], List[Tuple[int, FleetResult]]]]:
+        """Per engine call: (hosts, results) as alive_batches() says, hosts
+        None unless collect_hosts."""
         handed: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         quit_now = threading.Event()
         # Every lane's first chunk before any starts: each one has work.
@@ -369,7 +372,6 @@ class Run:
                                     name=f"pynet-fleet-{lane.number}", daemon=True)
                    for lane in self.lanes]
         running = len(workers)
-        self.hosts = hosts
         for worker in workers:
             worker.start()
         try:
@@ -381,9 +383,10 @@ class Run:
                 if isinstance(item, BaseException):
                     raise item
                 lane, raw = item
-                out = self._fold(lane, raw, self.hosts)
-                if out or self.hosts:
-                    yield out
+                hosts: Optional[List[str]] = [] if collect_hosts else None
+                out = self._fold(lane, raw, hosts)
+                if out or hosts:
+                    yield hosts, out
                 if self.on_batch is not None:
                     self.on_batch()
         finally:
