@@ -450,6 +450,9 @@ int64_t pn_fleet_add(struct pn_fleet *fleet, int family, const void *addresses, 
 /* Stop probing target; its DONE record comes with the next run or step.
  * 0, or -ERANGE for no such target. */
 int pn_fleet_cancel(struct pn_fleet *fleet, int64_t target);
+/* pn_fleet_cancel without the DONE record: for a caller that has the
+ * target's result already (an asyncio call answered by its reply). */
+int pn_fleet_drop(struct pn_fleet *fleet, int64_t target);
 /* Drive sends, receives and timeouts, writing records into out[0..cap)
  * (cap >= 2). pn_fleet_run waits when nothing is due and returns when
  * every target is done, out is full, CLOCK_MONOTONIC reaches until_ns (0:

@@ -124,6 +124,10 @@ if TYPE_CHECKING:
             """Stop probing target; its DONE record follows (late replies to it
             are then ignored as foreign)."""
 
+        def drop(self, target: int) -> None:
+            """cancel() without the DONE record, for a caller that has the
+            target's result already."""
+
         def run(self, until_ns: int, flush_ns: int) -> List[Record]:
             """Drive sends and receives, waiting when nothing is due, with the GIL
             released (C). Returns when: every target is DONE, ``batch`` records
@@ -133,7 +137,10 @@ if TYPE_CHECKING:
 
         def step(self) -> List[Record]:
             """run() that never waits: read what is queued, send what is due,
-            expire what timed out. For an event loop that watches fileno()s."""
+            expire what timed out, pass after pass while a pass sends (up to
+            about ``batch`` sends), so that probes due at once go in one call
+            with the replies that came meanwhile. For an event loop that
+            watches the sockets."""
 
         def next_wakeup_ns(self) -> int:
             """CLOCK_MONOTONIC of the next due send or timeout; -1: none."""

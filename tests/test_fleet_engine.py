@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import select
+import socket
 import time
 from types import ModuleType
 from typing import Dict, List
@@ -18,6 +19,7 @@ from support import need_root
 from pynet._fleet_engine import DONE, REPLY, EngineConfig
 
 MS = 1_000_000
+SO_SNDBUFFORCE = 32  # Linux, root: a send buffer above wmem_max
 
 
 @pytest.fixture(autouse=True)
@@ -158,6 +160,45 @@ def test_cancel_one_target_among_many(backend: ModuleType) -> None:
     for t, rs in by_target(records).items():
         probes = [r[2] for r in rs if r[0] == REPLY]
         assert probes == list(range(len(probes)))
+
+
+def test_drop_stops_a_target_without_a_done_record(backend: ModuleType) -> None:
+    with Fleet(backend, count=0, period_ns=20 * MS, timeout_ns=1000 * MS) as fleet:
+        fleet.engine.add(4, network("127.47.1.0/29"))   # 6 targets, probed until cancelled
+        fleet.engine.drop(2)
+        fleet.engine.drop(2)     # a second drop changes nothing
+        fleet.engine.cancel(2)   # nor does a cancel after it: no DONE record either
+        assert fleet.engine.counters().active == 5
+        with pytest.raises(IndexError):
+            fleet.engine.drop(6)
+        for t in (0, 1, 3, 4, 5):
+            fleet.engine.cancel(t)
+        records = fleet.run()
+    assert not [r for r in records if r[1] == 2]
+    assert sorted(r[1] for r in records if r[0] == DONE) == [0, 1, 3, 4, 5]
+
+
+@pytest.mark.parametrize("batch, hosts", [(4096, 1000), (64, 1000)])
+def test_one_step_sends_everything_due_up_to_its_batch(backend: ModuleType, batch: int,
+                                                        hosts: int) -> None:
+    """Probes due at once go in one step(), pass after pass (a pass sends
+    at most the send batch), up to about `batch` sends: an event loop gets
+    a thousand calls out in one turn and is never held for long."""
+    with Fleet(backend, timeout_ns=1000 * MS, batch=batch) as fleet:
+        # Room for every probe in the send buffer: a full one would end the
+        # step early (EAGAIN), which is not what this test is about.
+        fleet.socks.socks[4].setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, 32 << 20)
+        fleet.engine.add(4, network("127.47.16.0/22", limit=hosts))
+        fleet.records.extend(fleet.engine.step())
+        sent = fleet.engine.counters().sent
+        if batch >= 2 * hosts:
+            assert sent == hosts    # four passes of 256, their replies read between
+        else:
+            # A pass sends at most half the records' room (two records a
+            # send at most); no pass starts once batch sends are done.
+            assert 0 < sent < 2 * batch
+        fleet.run()
+        assert kinds(fleet.records) == {"reply": hosts, "done": hosts}
 
 
 def test_step_for_an_event_loop(backend: ModuleType) -> None:

@@ -90,6 +90,12 @@ class Engine:
             raise IndexError(f"no target {target}")
         _check(lib.pn_fleet_cancel(self._f, target), "cancel")
 
+    def drop(self, target: int) -> None:
+        self._live()
+        if target < 0:
+            raise IndexError(f"no target {target}")
+        _check(lib.pn_fleet_drop(self._f, target), "drop")
+
     def run_raw(self, until_ns: int, flush_ns: int) -> bytes:
         """run(), with the records left packed (RECORD layout)."""
         self._live()

@@ -219,14 +219,18 @@ class Engine:
         self.active += n
         return first
 
-    def cancel(self, target: int) -> None:
+    def cancel(self, target: int, record: bool = True) -> None:
         if not 0 <= target < len(self.addr):
             raise IndexError(f"no target {target}")
         if self.flags[target] & T_DONE:
             return
         self.flags[target] |= T_DONE | T_CANCELLED
         self.active -= 1
-        self.done_queue.append(target)
+        if record:
+            self.done_queue.append(target)
+
+    def drop(self, target: int) -> None:
+        self.cancel(target, record=False)
 
     # ---- records ----
 
@@ -351,9 +355,8 @@ class Engine:
         return True
 
     def _send(self, out: List[Record]) -> None:
-        for _ in range(SEND_BATCH):
-            if self.c.batch - len(out) < 2:
-                return
+        # Room for two records a send, kept from the start as the C engine does.
+        for _ in range(min(SEND_BATCH, (self.c.batch - len(out)) // 2)):
             now = _mono()
             due, which = self._send_due(now)
             if which < 0 or due > now or self._pace() > now:
@@ -608,7 +611,15 @@ class Engine:
 
     def step(self) -> List[Record]:
         out: List[Record] = []
-        self._pass(out)
+        sends = 0
+        while True:  # pass after pass while they send, as the C step
+            before = self.n_sent
+            self._pass(out)
+            if self.n_sent == before:
+                break
+            sends += self.n_sent - before
+            if sends >= self.c.batch or self.c.batch - len(out) < 2:
+                break
         self._read_drops()
         return out
 
