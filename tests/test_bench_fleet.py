@@ -23,8 +23,16 @@ def test_quick_run(tmp_path: Path) -> None:
     for row in doc["rows"]:
         if row["peer"].startswith("pynet") and "-l" not in row["case"]:
             assert row["answered"] == row["hosts"], row
-            assert row["note"] == "", row
+            if "asyncio" in row["case"]:  # three rounds, each one's wall, no error
+                assert row["note"].startswith("median of 3 interleaved rounds (ms: "), row
+                assert ";" not in row["note"] and row["note"].count(",") == 2, row
+            else:
+                assert row["note"] == "", row
         if row["peer"].startswith("pynet fping -l"):
             assert row["answered"] > 0 and row["cpu_us_per_probe"] > 0, row
-    assert any(p == "icmplib async_multiping" for _, p in peers)
+    for peer in ("icmplib async_multiping", "pynet Pinger (async, uvloop)",
+                 "asyncio alone (the floor)"):
+        assert any(p == peer for _, p in peers), peer
+    floor = next(r for r in doc["rows"] if r["peer"] == "asyncio alone (the floor)")
+    assert floor["wall_s"] > 0 and floor["hosts"] == 100
     assert doc["goals"]

@@ -23,7 +23,7 @@ from .._fleet_engine import DONE, ERROR, REPLY, SEND_FAILED, TIMEOUT
 from .._resolve import resolve_async
 from ..ping._result import PingReply
 from .._errors import FleetNameError
-from ._result import FleetResult, Tally
+from ._result import FleetResult, Tally, clean_result
 from ._run import Options, check_options, engine_module
 from ._socket import FleetSockets, open_sockets
 from ._targets import _literal
@@ -37,7 +37,7 @@ OnReply = Callable[[str, PingReply], None]
 
 
 class _Call:
-    __slots__ = ("future", "count", "finals", "host", "address", "family", "on_reply")
+    __slots__ = ("future", "count", "finals", "host", "address", "family", "on_reply", "one")
 
     def __init__(self, future: "asyncio.Future[FleetResult]", count: int, host: str,
                  address: str, family: int, on_reply: Optional[OnReply]) -> None:
@@ -48,6 +48,8 @@ class _Call:
         self.address = address
         self.family = family
         self.on_reply = on_reply
+        # One probe and no callback: its first clean reply is its result.
+        self.one = count == 1 and on_reply is None
 
 
 class Pinger:
@@ -152,7 +154,9 @@ class Pinger:
             if family == 6:
                 raise OSError
             packed = _pton(socket.AF_INET, host)
-            fam, scope_id = 4, 0
+            # inet_pton takes only the dotted quad without leading zeros:
+            # host is already the address's text.
+            fam, scope_id, address = 4, 0, host
         except OSError:
             literal = _literal(host)
             if literal is not None and (family is None or family == literal[0]):
@@ -160,6 +164,7 @@ class Pinger:
             else:
                 fam, value, scope_id = await self._address(host, family)
             packed = value.to_bytes(4 if fam == 4 else 16, "big")
+            address = _ntop(socket.AF_INET if fam == 4 else socket.AF_INET6, packed)
         if self.engine is None:
             raise RuntimeError("the Pinger was closed")
         assert self.sockets is not None and self.loop is not None
@@ -175,8 +180,7 @@ class Pinger:
         else:
             adds.append((fam, [packed], scope_id))
         future: "asyncio.Future[FleetResult]" = self.loop.create_future()
-        address = _ntop(socket.AF_INET if fam == 4 else socket.AF_INET6, packed)
-        self.calls[t] = _Call(future, count, host, address, fam, on_reply)
+        self.calls[t] = _Call(future, count, host, address, fam, on_reply or self.on_reply)
         self._kick()
         try:
             return await future
@@ -184,8 +188,7 @@ class Pinger:
             if t in self.calls and self.engine is not None:
                 del self.calls[t]
                 self._add_pending()
-                self.engine.cancel(t)
-                self._kick()
+                self._end(t)
             raise
 
     async def _address(self, host: str, family: Optional[int]) -> "tuple[int, int, int]":
@@ -224,6 +227,13 @@ class Pinger:
             self.added += len(packed)
         self.adds.clear()
 
+    def _end(self, t: int) -> None:
+        """Target t's probes stop and its state goes: its call has its
+        result, or was cancelled (no DONE record comes back for it)."""
+        assert self.engine is not None
+        self.engine.drop(t)
+        self.tally.open.pop(t, None)
+
     def _pump(self) -> None:
         self.pending = False
         engine = self.engine
@@ -233,12 +243,26 @@ class Pinger:
             self._add_pending()
         records = engine.step()
         calls = self.calls
-        forget = self.tally.open.pop
+        get = calls.get
+        open_ = self.tally.open
+        drop = engine.drop
         for r in records:
-            if r[0] == DONE and r[1] not in calls:    # a call answered already
-                forget(r[1], None)
+            t = r[1]
+            call = get(t)
+            if call is None:        # a call answered or cancelled already
                 continue
-            self._record(r)
+            if r[0] == REPLY and call.one and not r[6] and t not in open_:
+                # One clean reply ends a one-probe call: its result at once,
+                # with no state kept, and no DONE record to come.
+                drop(t)
+                del calls[t]
+                future = call.future
+                if not future.done():
+                    future.set_result(clean_result(r, 1, call.host, call.address, call.family))
+                continue
+            self._record(r, call)
+            if self.engine is not engine:
+                return  # a callback closed the Pinger
         assert self.loop is not None
         if len(records) >= self.batch:
             self._kick()  # more may be queued
@@ -257,38 +281,22 @@ class Pinger:
         self.timer_at = -1
         self._pump()
 
-    def _record(self, r: Any) -> None:
+    def _record(self, r: Any, call: _Call) -> None:
+        """One record of call's target but a one-probe call's clean reply."""
         kind, t = r[0], r[1]
-        call = self.calls.get(t)
-        if call is None:
-            if kind == DONE:
-                self.tally.open.pop(t, None)
-            return
         tally = self.tally
-        if kind == DONE:
+        if kind == DONE:    # not from a Pinger's engine, which runs until cancelled
             del self.calls[t]
             result = tally.done(t, min(r[2], call.count), call.host, call.address, call.family)
             if not call.future.done():
                 call.future.set_result(result)
             return
         if kind == REPLY:
-            if call.count == 1 and not r[6] and t not in tally.open and not (
-                    call.on_reply or self.on_reply) and self.engine is not None:
-                # One clean reply ends a one-probe call: its result at once,
-                # with no state kept.
-                self.engine.cancel(t)
-                del self.calls[t]
-                if not call.future.done():
-                    call.future.set_result(tally.one_reply(r, call.host, call.address,
-                                                           call.family))
-                self._kick()
-                return
             state = tally.reply(t, r, call.family)
             if r[6] == 0:
                 call.finals += 1
-            callback = call.on_reply or self.on_reply
-            if callback is not None and state is not None and state.replies:
-                callback(call.host, state.replies[-1])
+            if call.on_reply is not None and state is not None and state.replies:
+                call.on_reply(call.host, state.replies[-1])
         elif kind == TIMEOUT:
             tally.target(t, call.family).timeouts += 1
             call.finals += 1
@@ -298,13 +306,10 @@ class Pinger:
         elif kind == SEND_FAILED:
             tally.target(t, call.family).failed += 1
             call.finals += 1
-        if call.finals >= call.count and self.engine is not None:
-            # Final now: answer the call in this step rather than at the DONE
-            # record the cancel brings on the next one (which finds no call).
-            self.engine.cancel(t)
+        if call.finals >= call.count and self.engine is not None and t in self.calls:
+            # Final now: the call's result, its target dropped from the engine.
             del self.calls[t]
             result = tally.done(t, call.count, call.host, call.address, call.family)
+            self.engine.drop(t)
             if not call.future.done():
                 call.future.set_result(result)
-            self._kick()
-

@@ -23,7 +23,7 @@ from ..ping._icmp_text import describe
 from ..ping._result import PingIcmpError, PingReply
 from ..ping._stats import loss_percent
 
-__all__ = ["FleetResult", "Summary", "Tally", "address_text"]
+__all__ = ["FleetResult", "Summary", "Tally", "address_text", "clean_result"]
 
 
 def address_text(family: int, raw: bytes) -> str:
@@ -100,6 +100,21 @@ _EMPTY: Tuple[Any, ...] = ()
 # PingReply's fields after the eight a fleet reply sets (tuple.__new__
 # applies no defaults): data_ok, and the IPv4 options a fleet probe never asks for.
 _REPLY_REST = tuple(PingReply._field_defaults[f] for f in PingReply._fields[8:])
+
+
+def clean_result(r: Tuple[Any, ...], sent: int, host: str, address: str, family: int,
+                 keep: bool = True) -> FleetResult:
+    """The result of a target sent `sent` probes whose one record is the
+    clean reply r (from the target's address: the engine matches nothing
+    else); its reply kept in it when keep. No tally: an asyncio call
+    answered by its reply needs none."""
+    ms = r[3] / 1e6
+    replies: Tuple[PingReply, ...] = _EMPTY
+    if keep:
+        replies = (_new(PingReply, (r[2], ms, r[4] if r[4] >= 0 else None, r[5], False, True,
+                                    address, r[9] / 1e9) + _REPLY_REST),)
+    return _new(FleetResult, (host, address, family, sent, 1, 0, 0, 0, 0,
+                              (sent - 1) * 100.0 / sent, ms, ms, ms, 0.0, replies, _EMPTY))
 
 
 class _Target:
@@ -236,12 +251,6 @@ class Tally:
             tuple(s.replies) if s.replies else _EMPTY,
             tuple(s.icmp_errors) if s.icmp_errors else _EMPTY))
 
-    def one_reply(self, r: Tuple[Any, ...], host: str, address: str,
-                  family: int) -> FleetResult:
-        """The result of a target sent one probe whose one clean reply is r,
-        with nothing in its state (it has none)."""
-        return self._one_reply(r, 1, host, address, family)
-
     def _one_reply(self, r: Tuple[Any, ...], sent: int, host: str, address: str,
                    family: int) -> FleetResult:
         """done() for a target whose only record was one clean reply."""
@@ -253,14 +262,7 @@ class Tally:
             self.rtt_min = rtt
         if rtt > self.rtt_max:
             self.rtt_max = rtt
-        ms = rtt / 1e6
-        replies: Tuple[PingReply, ...] = _EMPTY
-        if self.keep:
-            replies = (_new(PingReply, (
-                r[2], ms, r[4] if r[4] >= 0 else None, r[5], False, True,
-                address_text(family, r[10]), r[9] / 1e9, *_REPLY_REST)),)
-        return _new(FleetResult, (host, address, family, sent, 1, 0, 0, 0, 0,
-                                  loss_percent(sent, 1), ms, ms, ms, 0.0, replies, _EMPTY))
+        return clean_result(r, sent, host, address, family, self.keep)
 
     def summary(self, counters: Counters, targets: int, unknown: int,
                 elapsed_s: float) -> Summary:
