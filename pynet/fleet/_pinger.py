@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .._errors import ResolveError
-from .._fleet_engine import DONE, ERROR, REPLY, SEND_FAILED, TIMEOUT
+from .._fleet_engine import ERROR, REPLY, SEND_FAILED, TIMEOUT
 from .._resolve import resolve_async
 from ..ping._result import PingReply
 from .._errors import FleetNameError
@@ -228,8 +228,8 @@ class Pinger:
         self.adds.clear()
 
     def _end(self, t: int) -> None:
-        """Target t's probes stop and its state goes: its call has its
-        result, or was cancelled (no DONE record comes back for it)."""
+        """A cancelled call's target: its probes stop and its state goes
+        (no DONE record comes back for it)."""
         assert self.engine is not None
         self.engine.drop(t)
         self.tally.open.pop(t, None)
@@ -282,15 +282,10 @@ class Pinger:
         self._pump()
 
     def _record(self, r: Any, call: _Call) -> None:
-        """One record of call's target but a one-probe call's clean reply."""
+        """One record of call's target but a one-probe call's clean reply.
+        No DONE comes: the engine runs until cancelled and the Pinger drops."""
         kind, t = r[0], r[1]
         tally = self.tally
-        if kind == DONE:    # not from a Pinger's engine, which runs until cancelled
-            del self.calls[t]
-            result = tally.done(t, min(r[2], call.count), call.host, call.address, call.family)
-            if not call.future.done():
-                call.future.set_result(result)
-            return
         if kind == REPLY:
             state = tally.reply(t, r, call.family)
             if r[6] == 0:
