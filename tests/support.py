@@ -61,3 +61,19 @@ def need_root() -> None:
 def offline() -> list[str]:
     need_root()
     return [program("unshare"), "--net", "--"]
+
+
+def assert_ended_by_timeout(elapsed_s: float, timeout_s: float, otherwise_s: float,
+                            early_s: float = 0.0) -> None:
+    """A wait that its timeout ended: not before timeout_s (less early_s,
+    where the tool rounds its timers to the millisecond), and nearer to
+    timeout_s than to otherwise_s, what the wait would have lasted had the
+    timeout been ignored or misapplied (the next timer, the default, one
+    timeout per address...). How late after its time a wakeup comes is the
+    machine's load, not the code's (a shared CI machine has been 0.27 s late
+    on a 0.5 s timeout), so no tighter bound is asserted: which timer ended
+    the wait is what can be tested; precision is a benchmark's business."""
+    assert otherwise_s > timeout_s
+    assert timeout_s - early_s <= elapsed_s < (timeout_s + otherwise_s) / 2, (
+        f"{elapsed_s:.3f} s: not ended by the {timeout_s:g} s timeout "
+        f"(else {otherwise_s:g} s)")

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from ntp_peers import answer, fake_ntp, fake_ntp_group, free_udp_port, reply, silence, unpack
-from support import cli, offline
+from support import assert_ended_by_timeout, cli, offline
 
 import pynet
 from pynet import sntp
@@ -227,7 +227,7 @@ def test_silence_times_out_honoured() -> None:
         elapsed = time.monotonic() - start
     assert isinstance(result.error, sntp.NoReply)
     assert str(result.error) == "no reply within 1 s" and len(srv.requests) == 1
-    assert 1.0 <= elapsed <= 1.1
+    assert_ended_by_timeout(elapsed, 1.0, otherwise_s=5.0)   # 5 s: the default
 
 
 def test_closed_port_is_reported_at_once() -> None:
@@ -262,7 +262,7 @@ def test_three_servers_one_socket_lost_ones_time_out() -> None:
     assert_offset(results[0], 0.25)
     assert isinstance(results[1].error, sntp.NoReply)
     assert results[2].ok and results[2].stratum == 3
-    assert 1.0 <= elapsed <= 1.1
+    assert_ended_by_timeout(elapsed, 1.0, otherwise_s=3.0)   # 3 s: one timeout a server
     sources = {client for server in servers for _, client in server.requests}
     assert len(sources) == 1  # every request left from the same socket
 
@@ -382,7 +382,7 @@ def test_async_query() -> None:
     assert_offset(results[0], 1.0)
     assert isinstance(results[1].error, sntp.NoReply)
     assert isinstance(results[2].error, sntp.PortUnreachable)
-    assert 0.5 <= elapsed <= 0.5 + 0.05 + 0.1  # the timeout, plus the asyncio.run() set-up
+    assert_ended_by_timeout(elapsed, 0.5, otherwise_s=5.0)   # 5 s: the default
     assert_offset(single[0], 1.0)
 
 
