@@ -9,7 +9,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List
+    from typing import Any, Callable, List
 
 from .._fleet_engine import KEY_LEN, RECORD, Counters, EngineConfig, Record
 from ._ffi import ffi, ffi_nogil, lib, lib_nogil, pointer, records_or_raise
@@ -85,16 +85,16 @@ class Engine:
         return _check(rc, "add")
 
     def cancel(self, target: int) -> None:
-        self._live()
-        if target < 0:
-            raise IndexError(f"no target {target}")
-        _check(lib.pn_fleet_cancel(self._f, target), "cancel")
+        self._stop(target, lib.pn_fleet_cancel, "cancel")
 
     def drop(self, target: int) -> None:
+        self._stop(target, lib.pn_fleet_drop, "drop")
+
+    def _stop(self, target: int, fn: Callable[[Any, int], int], what: str) -> None:
         self._live()
         if target < 0:
             raise IndexError(f"no target {target}")
-        _check(lib.pn_fleet_drop(self._f, target), "drop")
+        _check(fn(self._f, target), what)
 
     def run_raw(self, until_ns: int, flush_ns: int) -> bytes:
         """run(), with the records left packed (RECORD layout)."""
