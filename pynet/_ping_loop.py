@@ -108,3 +108,7 @@ SO_RXQ_OVFL = 40           # a cmsg per packet: the socket's drops since it was 
 SO_MEMINFO = 55            # getsockopt: struct of u32, SK_MEMINFO_DROPS the ninth
 SO_RCVBUFFORCE = 33        # SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
 SO_ATTACH_FILTER = 26
+IP_MTU_DISCOVER = 10
+IPV6_MTU_DISCOVER = 23
+# The path-MTU discovery modes, the same numbers for IPv4 and IPv6.
+PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}

@@ -10,7 +10,8 @@ from .._ping_loop import PATTERN_MAX
 from ._ipopt import TIMESTAMP_HOSTS_MAX, TIMESTAMP_KINDS
 from ._result import PingResult, Tally
 from ._session import Plan, Session, ip_options, lookup
-from ._socket import PMTUDISC, SocketOptions
+from .._ping_loop import PMTUDISC
+from ._socket import SocketOptions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -29,11 +29,7 @@ RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
 SO_MARK = 36
-IP_MTU_DISCOVER = 10
-IPV6_MTU_DISCOVER = 23
 IPV6_TCLASS = 67
-# -M: the path-MTU discovery modes, the same numbers for IPv4 and IPv6.
-PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}
 # -F: the flow label manager (linux/in6.h). A label is leased to the socket
 # (shared with no one else), and the kernel takes each request's from the
 # destination's sin6_flowinfo once IPV6_FLOWINFO_SEND is on.
@@ -186,10 +182,10 @@ def _options(sock: socket.socket, family: int, opts: SocketOptions, broadcast: b
         pmtudisc = "do"  # iputils: broadcast pings do not fragment
     if pmtudisc is not None:
         if family == 4:
-            _setopt(sock, socket.IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC[pmtudisc],
+            _setopt(sock, socket.IPPROTO_IP, pl.IP_MTU_DISCOVER, pl.PMTUDISC[pmtudisc],
                     "IP_MTU_DISCOVER")
         else:
-            _setopt(sock, socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC[pmtudisc],
+            _setopt(sock, socket.IPPROTO_IPV6, pl.IPV6_MTU_DISCOVER, pl.PMTUDISC[pmtudisc],
                     "IPV6_MTU_DISCOVER")
     if opts.dontroute:
         _setopt(sock, socket.SOL_SOCKET, socket.SO_DONTROUTE, 1, "SO_DONTROUTE")
