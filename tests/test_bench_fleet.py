@@ -4,6 +4,7 @@ table, the JSON file and the chart written."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from support import cli, program
@@ -23,16 +24,23 @@ def test_quick_run(tmp_path: Path) -> None:
     for row in doc["rows"]:
         if row["peer"].startswith("pynet") and "-l" not in row["case"]:
             assert row["answered"] == row["hosts"], row
-            if "asyncio" in row["case"]:  # three rounds, each one's wall, no error
+            if "asyncio" in row["case"] or "/22" in row["case"]:  # 3 rounds, no error
                 assert row["note"].startswith("median of 3 interleaved rounds (ms: "), row
                 assert ";" not in row["note"] and row["note"].count(",") == 2, row
             else:
                 assert row["note"] == "", row
+        if row["peer"] in ("fping", "pynet fping (process)") and "/" in row["case"]:
+            assert row["cpu_us_per_probe"] > 0, row
         if row["peer"].startswith("pynet fping -l"):
             assert row["answered"] > 0 and row["cpu_us_per_probe"] > 0, row
     for peer in ("icmplib async_multiping", "pynet Pinger (async, uvloop)",
                  "asyncio alone (the floor)"):
         assert any(p == peer for _, p in peers), peer
+    limit = next(r for r in doc["rows"] if r["peer"].startswith("the limit"))
+    assert "/22" in limit["case"] and limit["wall_s"] > 0 and limit["cpu_us_per_probe"] > 0
+    assert re.fullmatch(r"[\d.]+ s in the engine over \d+ CPUs \+ a one-host run [\d.]+ s",
+                        limit["note"]), limit
+    assert any(g.startswith(f"- {limit['case']}, the limit: at best ") for g in doc["goals"])
     floor = next(r for r in doc["rows"] if r["peer"] == "asyncio alone (the floor)")
     assert floor["wall_s"] > 0 and floor["hosts"] == 100
     assert doc["goals"]
