@@ -36,7 +36,9 @@ def test_loopback(backend: ModuleType, host: str, family: int) -> None:
         assert 0 < r.rtt_ms < 100
     assert result.rtt_min_ms <= result.rtt_avg_ms <= result.rtt_max_ms  # type: ignore[operator]
     assert result.rtt_mdev_ms is not None and result.jitter_ms is not None
-    assert 30 <= result.time_ms <= 200
+    # Two 20 ms intervals; 2,000 ms had the default 1 s interval been used. How late
+    # past 40 ms is the machine's load, not ping's, so no tighter bound.
+    assert 30 <= result.time_ms < 1000
 
 
 def test_top_level_names() -> None:

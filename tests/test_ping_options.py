@@ -170,7 +170,8 @@ def test_library_adaptive_and_user_latency(backend: ModuleType) -> None:
     r = pynet.ping("127.0.0.1", count=5, adaptive=True, user_latency=True,
                    backend=backend.NAME)
     # -A on loopback: the interval falls from 1 s to the round trip at once
-    assert r.received == 5 and r.time_ms < 500
+    # (4,000 ms without it; half that is the bound, the machine's load aside).
+    assert r.received == 5 and r.time_ms < 2000
 
 
 @pytest.mark.parametrize("kwargs, error", [
