@@ -34,6 +34,7 @@ __all__ = [
     "PynetError", "ResolveError", "SNTPError", "SNTPNameError", "SNTPSendFailed",
     "TRACEROUTE_PERMISSION_FIX", "TcpError", "TcpNameError", "TcpSendFailed",
     "TracerouteError", "TracerouteNameError", "TraceroutePermissionError", "TracerouteSocketError",
+    "TracerouteConnectError",
     "Unreachable", "Unsynchronised", "UsageError",
     "describe_malformed",
 ]
@@ -362,6 +363,20 @@ class TracerouteSocketError(TracerouteError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror) if self.strerror else super().__str__()
+
+
+class TracerouteConnectError(TracerouteSocketError):
+    """A datagram socket could not be connected to the target: no route
+    from here ("connect: Network is unreachable"), a broadcast address, ...
+    Linux traceroute meets this at its first probe, after printing its
+    header, and exits 1: the command does the same. ``address`` is the
+    target's address."""
+
+    exit_code = 1
+
+    def __init__(self, errno: int, message: str, address: str) -> None:
+        super().__init__(errno, message)
+        self.address = address
 
 
 # ---- exporter (pynet exporter): its base error and the config's --------------

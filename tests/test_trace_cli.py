@@ -121,7 +121,7 @@ def test_many_stops_cleanly_at_a_target_without_a_route(chain: Chain, backend: o
     """A target the client has no route to (nothing is sent to it: the
     route lookup fails first) among many: the call raises that error, and
     no loop thread or socket outlives it."""
-    nowhere = "10.99.0.1"     # the client namespace routes only the chain's 10.235/16
+    nowhere = NOWHERE
     code = (
         "import os, threading\n"
         "from pynet import TracerouteSocketError\n"
@@ -139,6 +139,63 @@ def test_many_stops_cleanly_at_a_target_without_a_route(chain: Chain, backend: o
     error, counts = done.stdout.strip().split("\n")
     assert "unreachable" in error.lower()
     assert counts == "1 0"
+
+
+NOWHERE = "10.99.0.1"     # the client namespace routes only the chain's 10.235/16
+
+
+def test_many_with_return_exceptions_traces_the_others(chain: Chain, backend: object,
+                                                       request: pytest.FixtureRequest) -> None:
+    """return_exceptions: a name that does not resolve and a target without
+    a route take their errors' places; every other target is traced."""
+    code = (
+        "import os, threading\n"
+        "from pynet import TracerouteConnectError, TracerouteNameError\n"
+        "from pynet.traceroute import TraceResult, traceroute_many\n"
+        "fds = len(os.listdir('/proc/self/fd'))\n"
+        f"targets = [{chain.target4!r}, 'no-such-host.invalid', {NOWHERE!r}, "
+        f"{chain.hops4[0]!r}] * 5\n"
+        f"out = traceroute_many(targets, workers=3, return_exceptions=True, "
+        f"backend={_name(request)!r})\n"
+        "kinds = {TraceResult: 'trace', TracerouteNameError: 'name',"
+        " TracerouteConnectError: 'connect'}\n"
+        "print(' '.join(kinds[type(x)] for x in out))\n"
+        "print(' '.join(x.address for x in out if isinstance(x, TraceResult)))\n"
+        "print(out[2].exit_code, out[2].address, out[2])\n"
+        "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    kinds, addresses, error, counts = done.stdout.strip().split("\n")
+    assert kinds.split() == ["trace", "name", "connect", "trace"] * 5
+    assert addresses.split() == [chain.target4, chain.hops4[0]] * 5
+    assert error == f"1 {NOWHERE} connect: Network is unreachable"
+    assert counts == "1 0"
+
+
+def test_cli_target_without_a_route_is_traceroutes_header_and_exit_1(chain: Chain) -> None:
+    """Linux traceroute prints its header, then the failed connect, and
+    exits 1; among several targets, the others are traced in their places."""
+    theirs = subprocess.run([*chain.client.prefix(), program("traceroute"), "-n", NOWHERE],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    ours = _pynet(chain, ["-n", NOWHERE])
+    # traceroute ends each line as the next begins, so its dying header has
+    # no newline yet; ours is a whole line.
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout + "\n") == (
+        1, f"traceroute to {NOWHERE} ({NOWHERE}), 30 hops max, 60 byte packets\n")
+    assert theirs.stderr == "\nconnect: Network is unreachable\n"   # the header's end first
+    assert ours.stderr == "traceroute: connect: Network is unreachable\n"
+    many = _pynet(chain, ["-n", "-q", "1", chain.target4, NOWHERE, chain.hops4[0]])
+    assert many.returncode == 1 and many.stderr == ours.stderr
+    blocks = many.stdout.split("traceroute to ")[1:]
+    assert [b.split(" ")[0] for b in blocks] == [chain.target4, NOWHERE, chain.hops4[0]]
+    assert blocks[1] == ours.stdout[len("traceroute to "):]
+    assert [h[1] for h in hops("traceroute to " + blocks[0])] == [(a,) for a in chain.hops4]
+    listed = _pynet(chain, ["--json", "-q", "1", chain.target4, NOWHERE])
+    assert listed.returncode == 1 and listed.stderr == ""
+    docs = json.loads(listed.stdout)
+    assert docs[0]["reached"] and docs[1] == {
+        "target": NOWHERE, "error": "connect: Network is unreachable"}
 
 
 def test_result_is_frozen_with_to_dict() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from .._errors import (TracerouteError, TracerouteNameError, TraceroutePermissionError,
-                       TracerouteSocketError)
+                       TracerouteSocketError, TracerouteConnectError)
 from .._tool import make_callable
 from ._api import async_traceroute, traceroute, traceroute_many
 from ._extensions import InterfaceInfo, MplsLabel, OtherObject
@@ -41,6 +41,7 @@ __all__ = [
     "TracerouteNameError",
     "TraceroutePermissionError",
     "TracerouteSocketError",
+    "TracerouteConnectError",
     "async_traceroute",
     "main",
     "traceroute",

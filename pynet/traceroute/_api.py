@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable, List, Optional, Sequence
 
 from .. import _trace_loop as tl
+from .._errors import TracerouteNameError
 from ._engine import METHOD_NAMES, Plan, lookup, run_many, run_trace
 from ._result import TraceResult
 
@@ -114,12 +115,15 @@ def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None
 
 def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
                     backend: Optional[str] = None, workers: Optional[int] = None,
-                    **options: Any) -> List[TraceResult]:
+                    return_exceptions: bool = False, **options: Any) -> List[Any]:
     """traceroute() for each target, traced concurrently in one loop
     (`workers` traces at once at most: unless given, 256, or 16 over raw
     sockets (tcp; icmp unless privileged is False), fewer when the
     descriptor limit says so); results in the order given. Every name is
-    resolved before anything is sent."""
+    resolved before anything is sent. A target that fails (a name that does
+    not resolve, sockets that cannot be set up) raises its TracerouteError
+    and nothing is returned; with return_exceptions (as asyncio.gather's),
+    its error takes its place in the list and every other target is traced."""
     plan = make_plan(options.pop("method", "udp"), options.pop("port", None),
                      options.pop("first_ttl", 1), options.pop("max_ttl", 30),
                      options.pop("queries", 3), options.pop("sim", 16),
@@ -130,11 +134,23 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
                      options.pop("deadline", None))
     if options:
         raise TypeError(f"unexpected keyword argument {next(iter(options))!r}")
-    resolved = [lookup(t, family) for t in targets]
-    if not targets:
-        return []
-    return run_many(list(zip(targets, resolved)), plan, backend=backend,
-                    window=_window(len(targets), workers, plan))
+    outcomes: List[Any] = [None] * len(targets)
+    jobs, places = [], []
+    for place, target in enumerate(targets):
+        try:
+            jobs.append((target, lookup(target, family)))
+        except TracerouteNameError as exc:
+            if not return_exceptions:
+                raise
+            outcomes[place] = exc
+            continue
+        places.append(place)
+    if jobs:
+        traced = run_many(jobs, plan, backend=backend, window=_window(len(jobs), workers, plan),
+                          keep_errors=return_exceptions)
+        for place, outcome in zip(places, traced):
+            outcomes[place] = outcome
+    return outcomes
 
 
 async def async_traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
@@ -150,7 +166,7 @@ async def async_traceroute(target: str, *, method: str = "udp", family: Optional
     batch. The name is resolved on the event loop's resolver first."""
     import asyncio
 
-    from .._errors import ResolveError, TracerouteNameError
+    from .._errors import ResolveError
     from .._resolve import resolve_async
 
     plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,

@@ -173,7 +173,8 @@ TRACES_PER_LOOP = 64
 POLL_S = 0.05
 
 def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
-             window: int = 256, loops: Optional[int] = None) -> List[TraceResult]:
+             window: int = 256, loops: Optional[int] = None,
+             keep_errors: bool = False) -> List[Any]:
     """Every (target, resolved) traced, `window` at a time in all, results in
     the order given. The calling thread opens each trace's sockets and
     builds each result; `loops` threads (one per CPU unless given, fewer for
@@ -181,7 +182,9 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
     loop (the C one without the GIL), so the kernel's work for the probes
     is spread over the CPUs and Python's work runs beside it. At most
     2 x window traces have sockets open at once: those running, and as many
-    opened ahead."""
+    opened ahead. keep_errors: a trace whose sockets cannot be set up
+    (TracerouteError) has that error in its place and the others go on;
+    else the error ends the run."""
     if not jobs:
         return []
     if loops is None:
@@ -196,7 +199,7 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                                 args=(trace, plan, -(-window // loops), feed, finished),
                                 name=f"pynet-trace-{k}", daemon=True)
                for k in range(loops)]
-    results: List[Optional[TraceResult]] = [None] * len(jobs)
+    results: List[Any] = [None] * len(jobs)
     waiting = iter(enumerate(jobs))
     pending: Optional[_Running] = None
     running = loops
@@ -212,7 +215,13 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                         feed.fed.set()
                         break
                     index, (target, resolved) = job
-                    socks = _open(resolved, plan)
+                    try:
+                        socks = _open(resolved, plan)
+                    except TracerouteError as exc:
+                        if not keep_errors:
+                            raise
+                        results[index] = exc
+                        continue
                     pending = _Running(index, target, resolved[1], socks,
                                        _configure(resolved, plan, socks))
                 try:

@@ -8,9 +8,11 @@ import sys
 import time
 from typing import Any, List, Optional
 
-from .._cli import ArgumentParser, UsageError, add_family, port, run_main
+from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
+from .._errors import TracerouteConnectError, TracerouteError
 from ._api import make_plan, traceroute_many
-from ._output import Names, json_document, report, trace_lines
+from ._engine import DEFAULT_PACKET_LEN
+from ._output import Names, header_line, json_document, report, trace_lines
 
 __all__ = ["main", "parse", "run"]
 
@@ -50,8 +52,10 @@ def _parser() -> ArgumentParser:
         "Paris flow ids by default. --json prints one JSON document (a trace, or a list of "
         "traces for several hosts)."),
         epilog="exit status: 0 the trace ran (whether or not it reached the host), "
-               "2 bad usage, a name that does not resolve, or a socket that cannot be "
-               "opened (as Linux traceroute).")
+               "1 no route to a host (after its header), 2 bad usage, a name that does "
+               "not resolve, or a socket that cannot be opened (as Linux traceroute). "
+               "With several hosts, each one that fails is reported in its place and "
+               "the worst code is the exit status.")
     add_family(p)
     method = p.add_mutually_exclusive_group()
     method.add_argument("-I", "--icmp", dest="method", action="store_const", const="icmp",
@@ -119,18 +123,39 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     start = time.time()
-    results = traceroute_many(o.hosts, family=o.family, **plan_args)
+    outcomes = traceroute_many(o.hosts, family=o.family, return_exceptions=True, **plan_args)
+    failed = [exc for exc in outcomes if isinstance(exc, TracerouteError)]
+    if len(outcomes) == 1 and failed and (
+            o.json or not isinstance(failed[0], TracerouteConnectError)):
+        raise failed[0]     # one line on stderr and nothing else, as Linux traceroute
     if o.json:
-        out.write(json_document(results) + "\n")
-        return 0
-    names = Names(not o.numeric)
-    for result in results:
-        lines = (report(result, numeric=o.numeric, names=names, start=start) if o.report
-                 else trace_lines(result, numeric=o.numeric, extensions=o.extensions,
-                                  names=names))
-        out.write("\n".join(lines) + "\n")
+        out.write(json_document([{"target": host, "error": str(r)}
+                                 if isinstance(r, TracerouteError) else r
+                                 for host, r in zip(o.hosts, outcomes)]) + "\n")
+    else:
+        names = Names(not o.numeric)
+        for host, result in zip(o.hosts, outcomes):
+            if isinstance(result, TracerouteError):
+                _failed(host, result, o, out)
+                continue
+            lines = (report(result, numeric=o.numeric, names=names, start=start) if o.report
+                     else trace_lines(result, numeric=o.numeric, extensions=o.extensions,
+                                      names=names))
+            out.write("\n".join(lines) + "\n")
     out.flush()
-    return 0
+    return max((exc.exit_code for exc in failed), default=0)
+
+
+def _failed(host: str, exc: TracerouteError, o: argparse.Namespace, out: Any) -> None:
+    """A target that could not be traced, in its place among the others:
+    Linux traceroute's header first when it would have printed one (a
+    failed connect comes at its first probe), then the error on stderr."""
+    if isinstance(exc, TracerouteConnectError):
+        family = 6 if ":" in exc.address else 4
+        length = o.packet_len or DEFAULT_PACKET_LEN[family]
+        out.write(header_line(host, exc.address, o.max_ttl, length) + "\n")
+    out.flush()
+    warn(PROG, str(exc))
 
 
 def _main(argv: List[str]) -> int:

@@ -6,12 +6,12 @@ import json
 import math
 import socket
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._extensions import format_extensions
 from ._result import TraceHop, TraceProbe, TraceResult
 
-__all__ = ["Names", "header", "hop_line", "json_document", "report", "trace_lines"]
+__all__ = ["Names", "header", "header_line", "hop_line", "json_document", "report", "trace_lines"]
 
 
 class Names:
@@ -35,8 +35,12 @@ class Names:
 
 
 def header(result: TraceResult) -> str:
-    return (f"traceroute to {result.target} ({result.address}), {result.max_ttl} hops max, "
-            f"{result.packet_len} byte packets")
+    return header_line(result.target, result.address, result.max_ttl, result.packet_len)
+
+
+def header_line(target: str, address: str, max_ttl: int, packet_len: int) -> str:
+    return (f"traceroute to {target} ({address}), {max_ttl} hops max, "
+            f"{packet_len} byte packets")
 
 
 def _address_text(probe: TraceProbe, names: Names, numeric: bool) -> str:
@@ -76,10 +80,12 @@ def trace_lines(result: TraceResult, *, numeric: bool, extensions: bool = False,
                                for h in result.hops]
 
 
-def json_document(results: Sequence[TraceResult]) -> str:
-    if len(results) == 1:
-        return json.dumps(results[0].to_dict())
-    return json.dumps([r.to_dict() for r in results])
+def json_document(results: Sequence[Union[TraceResult, Dict[str, Any]]]) -> str:
+    """One trace's object, or a list in order for several; an item that is
+    a dict already (a target that could not be traced: its "target" and
+    "error") goes in as it is."""
+    docs = [r if isinstance(r, dict) else r.to_dict() for r in results]
+    return json.dumps(docs[0] if len(docs) == 1 else docs)
 
 
 def _stdev(values: Sequence[float]) -> float:

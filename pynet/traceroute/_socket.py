@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 
 from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
-from .._errors import TraceroutePermissionError, TracerouteSocketError
+from .._errors import TracerouteConnectError, TraceroutePermissionError, TracerouteSocketError
 from .._trace_loop import ICMP, TCP
 
 __all__ = ["Sockets", "open_sockets"]
@@ -64,7 +64,8 @@ def _source(af: int, address: str, scope_id: int, source: Optional[str]) -> str:
         try:
             probe.connect(sockaddr)
         except OSError as exc:
-            raise TracerouteSocketError(exc.errno, f"connect: {exc.strerror}") from None
+            raise TracerouteConnectError(exc.errno or 0, f"connect: {exc.strerror}",
+                                         address) from None
         return str(probe.getsockname()[0])
 
 
