@@ -10,13 +10,13 @@ as plain tuples in RECORD layout, and must agree record for record.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import NamedTuple, Tuple
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, NamedTuple, Tuple
 
 __all__ = [
     "DEST", "EXT_MAX", "FINAL", "ICMP", "MAX_PROBES", "MAX_QUERIES", "MAX_TTL", "PAYLOAD_MIN",
     "RECORD", "REPLY", "SEND_FAILED", "TCP", "TCP_REPLY", "TIMEOUT", "UDP", "UDP_FIXED",
-    "Counters", "LoopConfig", "Record", "probe_word",
+    "Counters", "LoopConfig", "Record", "loop_config", "probe_word",
 ]
 
 # enum pn_trace_method
@@ -87,6 +87,26 @@ class Counters(NamedTuple):
     unmatched: int             # well-formed answers to nobody's probe here
     final_ttl: int             # the lowest TTL whose answer ended the trace; 0: none yet
     done: bool
+
+
+_FIELDS = frozenset(f.name for f in fields(LoopConfig))
+_DEFAULTS = {f.name: f.default for f in fields(LoopConfig) if f.default is not MISSING}
+_REQUIRED = _FIELDS - _DEFAULTS.keys()
+
+
+def loop_config(**values: Any) -> LoopConfig:
+    """LoopConfig(**values) without the frozen dataclass's __init__, which
+    sets each of its 23 fields through object.__setattr__: ~15 us a trace
+    of a 1,000-target run. The same rules: every field given or defaulted,
+    no other name."""
+    unknown, missing = values.keys() - _FIELDS, _REQUIRED - values.keys()
+    if unknown or missing:
+        raise TypeError(f"LoopConfig: unknown {sorted(unknown)}, missing {sorted(missing)}")
+    config = object.__new__(LoopConfig)
+    state = config.__dict__
+    state.update(_DEFAULTS)
+    state.update(values)
+    return config
 
 
 def probe_count(config: LoopConfig) -> int:

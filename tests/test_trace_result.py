@@ -58,3 +58,21 @@ def test_build_hops_makes_the_dataclasses_values() -> None:
                      TraceProbe(2, 1, "10.9.0.3", 0.5, 62, 3, 3, None, "", True))))
     assert [hash(h) for h in hops] == [hash(TraceHop(h.ttl, h.probes)) for h in hops]
     assert hops[0].addresses == ("10.9.0.1",)
+
+
+def test_loop_config_is_the_dataclass_without_its_init() -> None:
+    from pynet import _trace_loop as tl
+
+    given = dict(fd=3, rfd=-1, family=6, method=tl.ICMP, raw=True, target=b"\x01" * 16,
+                 source=b"\x02" * 16, port=0, sport=0, ident=77, key=0xDEADBEEF,
+                 scope_id=2, queries=2, sim=5, wait_ns=7)
+    fast, slow = tl.loop_config(**given), tl.LoopConfig(**given)  # type: ignore[arg-type]
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert fast.batch == 1024 and fast.here_milli == 3000     # the defaults
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.fd = 4  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unknown \\['colour'\\], missing \\[\\]"):
+        tl.loop_config(**given, colour=1)
+    del given["key"]
+    with pytest.raises(TypeError, match="missing \\['key'\\]"):
+        tl.loop_config(**given)

@@ -83,7 +83,7 @@ def _configure(resolved: Tuple[int, str, int], plan: Plan,
     af, address, scope = resolved
     family = 4 if af == socket.AF_INET else 6
     port = DEFAULT_PORT[plan.method] if plan.port is None else plan.port
-    return tl.LoopConfig(
+    return tl.loop_config(
         fd=socks.fd.fileno(),
         rfd=(socks.rfd.fileno() if socks.rfd is not None
              else socks.fd.fileno() if socks.raw else -1),
