@@ -306,13 +306,16 @@ def _loop_thread(trace: ModuleType, plan: Plan, window: int, feed: _Feed,
                 running[free.pop()] = job
             if not running:
                 continue
-            ends = [job.end for job in running.values() if job.end is not None]
+            timed = plan.deadline_s is not None
+            ends = [job.end for job in running.values() if job.end is not None] if timed else []
             seen = set()
             for slot, record in many.records(many.run(_flush(min(ends) if ends else None))):
                 running[slot].records.append(record)
                 seen.add(slot)
             now = time.monotonic()
-            for slot in list(running):
+            # Only a trace with new records can have finished, unless traces
+            # have deadlines: then every one is looked at.
+            for slot in list(running) if timed else seen:
                 job = running[slot]
                 if ((slot in seen and many.counters(slot).done)
                         or (job.end is not None and now >= job.end)):
