@@ -247,3 +247,15 @@ def test_loopback_trace_and_the_pynet_entry_point() -> None:
     done = cli("pynet", "traceroute", "-n", "-q", "1", "127.0.0.1")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[1].startswith(" 1  127.0.0.1  ")
+
+
+def test_hosts_and_options_in_any_order() -> None:
+    # traceroute's getopt takes options after the host; with several hosts,
+    # between them too.
+    done = cli("pynet.traceroute", "127.0.0.1", "-n", "-q", "1", "127.0.0.2", "-m", "2")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.startswith("traceroute to ")] == [
+        f"traceroute to {a} ({a}), 2 hops max, 60 byte packets" for a in ("127.0.0.1", "127.0.0.2")]
+    assert [line.split()[:2] for line in lines if not line.startswith("traceroute")] == [
+        ["1", "127.0.0.1"], ["1", "127.0.0.2"]]

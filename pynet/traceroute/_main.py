@@ -88,7 +88,7 @@ def _parser() -> ArgumentParser:
 
 
 def parse(argv: List[str]) -> argparse.Namespace:
-    o = _parser().parse_args(argv)
+    o = _parser().parse_intermixed_args(argv)   # hosts and options in any order
     hosts = list(o.hosts)
     o.packet_len = None
     # Linux traceroute's second operand is the packet length.
