@@ -432,6 +432,26 @@ int pn__fleet_sent(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n, u
 
 /* ---- the schedule ----------------------------------------------------------- */
 
+/* Entries of finished targets (answered, cancelled) leave the fronts of the
+ * queues here, where nothing of the send being built points into them yet:
+ * else a long-lived engine (the Pinger's) steps over every target it ever
+ * finished on each send, and its steps grow with its age. */
+static void pn__fleet_prune(struct pn_fleet *f, const size_t skip[3])
+{
+    if (skip[0] == 0)
+        while (f->retry.len &&
+               (f->tflags[((const struct pn__retry *)pn__fifo_at(&f->retry, 0))->target] &
+                PN__T_DONE))
+            pn__fifo_pop(&f->retry, 1);
+    if (skip[1] == 0)
+        while (f->nexts.len &&
+               (f->tflags[*(const uint32_t *)pn__fifo_at(&f->nexts, 0)] & PN__T_DONE))
+            pn__fifo_pop(&f->nexts, 1);
+    if (skip[2] == 0)
+        while (f->cursor < f->n && (f->tflags[f->cursor] & PN__T_DONE))
+            f->cursor++;
+}
+
 int pn__fleet_next_send(struct pn_fleet *f, int64_t now, const size_t skip[3], uint32_t *target,
                         int64_t *due, size_t *index)
 {
@@ -439,6 +459,7 @@ int pn__fleet_next_send(struct pn_fleet *f, int64_t now, const size_t skip[3], u
     int64_t best = 0;
     size_t i, bi = 0;
 
+    pn__fleet_prune(f, skip);
     for (i = skip[0]; i < f->retry.len; i++) {
         const struct pn__retry *r = pn__fifo_at(&f->retry, i);
         if (!(f->tflags[r->target] & PN__T_DONE)) {
