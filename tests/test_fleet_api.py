@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import subprocess
 import sys
 from types import ModuleType
@@ -107,7 +108,7 @@ def test_pinger_calls_of_one_step_keep_their_targets(backend: ModuleType) -> Non
                      for i, h in enumerate(hosts)]
             victim = asyncio.ensure_future(p.ping("127.9.2.1"))
             await asyncio.sleep(0)      # every call has run up to its await
-            assert p.adds and p.added == 0      # nothing in the engine yet
+            assert p.current.adds and p.current.added == 0      # nothing in the engine yet
             victim.cancel()
             results = await asyncio.gather(*tasks)
             assert victim.cancelled()
@@ -115,7 +116,7 @@ def test_pinger_calls_of_one_step_keep_their_targets(backend: ModuleType) -> Non
                 assert (r.host, r.address, r.family) == (h, h, 6 if ":" in h else 4)
                 assert r.transmitted == r.received == 1 + i % 3, r
                 assert [q.source for q in r.replies] == [h] * r.received
-            assert p.added == len(hosts) + 1 and not p.calls
+            assert p.current.added == len(hosts) + 1 and not p.current.calls
     asyncio.run(go())
 
 
@@ -137,7 +138,54 @@ def test_cancelling_one_call_stops_only_its_probes(backend: ModuleType) -> None:
                     break
                 await asyncio.sleep(0.01)
             assert p.engine.counters().active == 0
-            assert not p.calls
+            assert not p.current.calls
+    asyncio.run(go())
+
+
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def test_pinger_retires_an_engine_after_recycle_at_calls(backend: ModuleType) -> None:
+    """An engine keeps a few bytes for every call it has served: after
+    RECYCLE_AT calls new ones go to a fresh engine, the old one finishing
+    its own calls (a long one, a cancelled one) and then closing with its
+    sockets, so a Pinger that serves calls for days stays small."""
+    async def go() -> None:
+        async with fleet.Pinger(timeout=1.0, period=0.01, backend=backend.NAME) as p:
+            p.RECYCLE_AT = 4
+            first = p.current
+            assert first is not None
+            long_call = asyncio.ensure_future(p.ping("127.9.3.1", count=12))
+            victim = asyncio.ensure_future(p.ping("127.9.3.2", count=10_000))
+            short = [asyncio.ensure_future(p.ping(f"127.9.3.{i}")) for i in range(3, 5)]
+            await asyncio.sleep(0)      # every call has run up to its await
+            assert first.next_target == 4 and p.retired == []
+            later = [asyncio.ensure_future(p.ping(f"127.9.4.{i}")) for i in range(1, 4)]
+            await asyncio.sleep(0)
+            assert p.current is not first and p.retired == [first]
+            assert first.retired and first.engine is not None
+            for r, h in zip(await asyncio.gather(*short, *later),
+                            ["127.9.3.3", "127.9.3.4", "127.9.4.1", "127.9.4.2", "127.9.4.3"]):
+                assert (r.address, r.transmitted, r.received) == (h, 1, 1)
+            r = await long_call
+            assert (r.transmitted, r.received) == (12, 12)  # its engine ran on, retired
+            assert p.retired == [first] and first.engine is not None   # the victim runs on
+            fds = [fd for fd in (first.sockets.fd4, first.sockets.fd6) if fd >= 0]
+            victim.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await victim
+            assert p.retired == [] and first.engine is None   # its last call gone: closed
+            assert all(_closed(fd) for fd in fds)
+            # Calls one after another: never more than RECYCLE_AT in one engine.
+            for i in range(1, 14):
+                r = await p.ping(f"127.9.5.{i}")
+                assert r.received == 1 and p.current.next_target <= p.RECYCLE_AT
+                assert p.retired == []
     asyncio.run(go())
 
 

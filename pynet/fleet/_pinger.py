@@ -9,6 +9,12 @@ or timeout is a loop.call_at, and both call engine.step(), which never waits.
 The engine runs in its until-cancelled mode (count 0); a call's target is
 cancelled once it has as many final probes as the call asked for, so calls
 with different counts share the one engine.
+
+An engine numbers its targets for life, one per call, and keeps each one's
+few bytes. So that a Pinger serving calls for days stays small, an engine
+that has taken RECYCLE_AT calls is retired: new calls go to a fresh engine
+on fresh sockets, and the old one closes when its last call ends. (While
+both run, a rate cap applies to each, not to the two together.)
 """
 
 from __future__ import annotations
@@ -52,53 +58,24 @@ class _Call:
         self.one = count == 1 and on_reply is None
 
 
-class Pinger:
-    """One engine shared by concurrent ping() calls on the running loop.
+class _Engine:
+    """One engine, its sockets and the calls it serves, on the loop."""
 
-    interval: least seconds between any two sends; period: seconds between
-    probes to one target; timeout: seconds per probe; rate: a cap on sends
-    per second; size, ttl, privileged, source, interface, backend: as in
-    pynet.fleet.ping(). on_reply(host, reply) is called for every reply.
-    """
-
-    def __init__(self, *, interval: float = 0.0, period: float = 1.0, timeout: float = 1.0,
-                 rate: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
-                 privileged: Optional[bool] = None, source: Optional[str] = None,
-                 interface: Optional[str] = None, backend: Optional[str] = None,
-                 on_reply: Optional[OnReply] = None) -> None:
-        self.options = Options(count=0, interval=interval, period=period, timeout=timeout,
-                               retries=0, rate=rate, size=size, ttl=ttl, privileged=privileged,
-                               source=source, interface=interface)
-        check_options(self.options)
-        self.backend = backend
-        self.on_reply = on_reply
+    def __init__(self, options: Options, backend: Optional[str],
+                 loop: asyncio.AbstractEventLoop, on_spent: Callable[["_Engine"], None]) -> None:
+        self.loop = loop
+        self.on_spent = on_spent   # called once a retired engine has closed
         self.engine: Any = None
-        self.sockets: Optional[FleetSockets] = None
         self.tally = Tally(keep_replies=True, fast=False)
         self.calls: Dict[int, _Call] = {}
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.timer: Optional[asyncio.TimerHandle] = None
         self.timer_at = -1
         self.pending = False
-        self.batch = 0
+        self.retired = False
         # Calls not yet in the engine: (family, packed addresses, scope id) runs.
         self.adds: List[Tuple[int, List[bytes], int]] = []
         self.next_target = 0      # the number the next call's target gets
         self.added = 0            # targets in the engine
-
-    # ---- life ----
-
-    async def __aenter__(self) -> "Pinger":
-        self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
-    def open(self) -> None:
-        if self.engine is not None:
-            return
-        self.loop = asyncio.get_running_loop()
         families = [4]
         try:
             # IPv6 when the host has it; an IPv6 target fails alone otherwise.
@@ -106,7 +83,7 @@ class Pinger:
             families.append(6)
         except OSError:
             pass
-        o = self.options
+        o = options
         self.sockets = open_sockets(families, o.privileged, rate_pps=int(o.rate or 0),
                                     payload_len=o.size, ttl=o.ttl, interface=o.interface,
                                     source4=o.source if o.source and ":" not in o.source else None,
@@ -114,18 +91,20 @@ class Pinger:
         try:
             config = o.config(self.sockets)
             self.batch = config.batch
-            self.engine = engine_module(self.backend).Engine(config)
+            self.engine = engine_module(backend).Engine(config)
         except BaseException:
             self.sockets.close()
             raise
         for fd in (self.sockets.fd4, self.sockets.fd6):
             if fd >= 0:
-                self.loop.add_reader(fd, self._pump)
+                loop.add_reader(fd, self._pump)
+
+    def has_family(self, fam: int) -> bool:
+        return (self.sockets.fd4 if fam == 4 else self.sockets.fd6) >= 0
 
     def close(self) -> None:
         if self.engine is None:
             return
-        assert self.loop is not None and self.sockets is not None
         for fd in (self.sockets.fd4, self.sockets.fd6):
             if fd >= 0:
                 self.loop.remove_reader(fd)
@@ -140,38 +119,19 @@ class Pinger:
         self.sockets.close()
         self.engine = None
 
-    # ---- calls ----
+    def retire(self) -> None:
+        """No new calls from now on; closed when the last one has ended."""
+        self.retired = True
+        self._close_if_spent()
 
-    async def ping(self, host: str, *, count: int = 1, family: Optional[int] = None,
-                   on_reply: Optional[OnReply] = None) -> FleetResult:
-        """Probe host count times (period apart) and return its FleetResult.
-        Cancelling the call stops its probes only."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"count must be an int >= 1, got {count!r}")
-        if self.engine is None:
-            self.open()
-        try:    # an IPv4 address, the common call: no coroutine, no int round trip
-            if family == 6:
-                raise OSError
-            packed = _pton(socket.AF_INET, host)
-            # inet_pton takes only the dotted quad without leading zeros:
-            # host is already the address's text.
-            fam, scope_id, address = 4, 0, host
-        except OSError:
-            literal = _literal(host)
-            if literal is not None and (family is None or family == literal[0]):
-                fam, value, scope_id = literal  # no coroutine for an address: 1,000 calls add up
-            else:
-                fam, value, scope_id = await self._address(host, family)
-            packed = value.to_bytes(4 if fam == 4 else 16, "big")
-            address = _ntop(socket.AF_INET if fam == 4 else socket.AF_INET6, packed)
-        if self.engine is None:
-            raise RuntimeError("the Pinger was closed")
-        assert self.sockets is not None and self.loop is not None
-        if (self.sockets.fd4 if fam == 4 else self.sockets.fd6) < 0:
-            raise FleetNameError(host, f"no IPv{fam} socket for it")
-        # Added to the engine at the next step, with every call made since
-        # (one engine.add for a thousand calls, not a thousand).
+    def _close_if_spent(self) -> None:
+        if self.retired and not self.calls and self.engine is not None:
+            self.close()
+            self.on_spent(self)
+
+    def submit(self, fam: int, packed: bytes, scope_id: int, call: _Call) -> int:
+        """call's target, added to the engine at the next step with every
+        call made since (one engine.add for a thousand calls, not a thousand)."""
         t = self.next_target
         self.next_target += 1
         adds = self.adds
@@ -179,60 +139,36 @@ class Pinger:
             adds[-1][1].append(packed)
         else:
             adds.append((fam, [packed], scope_id))
-        future: "asyncio.Future[FleetResult]" = self.loop.create_future()
-        self.calls[t] = _Call(future, count, host, address, fam, on_reply or self.on_reply)
+        self.calls[t] = call
         self._kick()
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if t in self.calls and self.engine is not None:
-                del self.calls[t]
-                self._add_pending()
-                self._end(t)
-            raise
+        return t
 
-    async def _address(self, host: str, family: Optional[int]) -> "tuple[int, int, int]":
-        literal = _literal(host)
-        if literal is not None:
-            if family is not None and literal[0] != family:
-                raise FleetNameError(host, f"not an IPv{family} address")
-            return literal
-        try:
-            af, sockaddr = (await resolve_async(host, family=family,
-                                                socktype=socket.SOCK_DGRAM))[0]
-        except FleetNameError:
-            raise
-        except ResolveError as exc:
-            raise FleetNameError(exc.host, exc.reason) from None
-        fam = 4 if af == socket.AF_INET else 6
-        found = _literal(str(sockaddr[0]))
-        assert found is not None
-        return fam, found[1], int(sockaddr[3]) if fam == 6 else 0  # type: ignore[misc]
+    def cancel(self, t: int) -> None:
+        """A cancelled call: its probes stop and its state goes (no DONE
+        record comes back for it)."""
+        if t in self.calls and self.engine is not None:
+            del self.calls[t]
+            self._add_pending()
+            self.engine.drop(t)
+            self.tally.open.pop(t, None)
+            self._close_if_spent()
 
     # ---- driving the engine on the loop ----
 
     def _kick(self) -> None:
-        if not self.pending and self.loop is not None:
+        if not self.pending:
             self.pending = True
             self.loop.call_soon(self._pump)
 
     def _add_pending(self) -> None:
         """The targets of calls made since the last step, into the engine
-        (which numbers them as ping() did)."""
-        assert self.engine is not None
+        (which numbers them as submit() did)."""
         for fam, packed, scope_id in self.adds:
             first = self.engine.add(fam, b"".join(packed), scope_id)
             if first != self.added:
                 raise RuntimeError(f"engine numbered target {self.added} as {first}")
             self.added += len(packed)
         self.adds.clear()
-
-    def _end(self, t: int) -> None:
-        """A cancelled call's target: its probes stop and its state goes
-        (no DONE record comes back for it)."""
-        assert self.engine is not None
-        self.engine.drop(t)
-        self.tally.open.pop(t, None)
 
     def _pump(self) -> None:
         self.pending = False
@@ -263,7 +199,9 @@ class Pinger:
             self._record(r, call)
             if self.engine is not engine:
                 return  # a callback closed the Pinger
-        assert self.loop is not None
+        if self.retired and not calls:
+            self._close_if_spent()
+            return
         if len(records) >= self.batch:
             self._kick()  # more may be queued
             return
@@ -308,3 +246,134 @@ class Pinger:
             self.engine.drop(t)
             if not call.future.done():
                 call.future.set_result(result)
+
+
+class Pinger:
+    """One engine shared by concurrent ping() calls on the running loop.
+
+    interval: least seconds between any two sends; period: seconds between
+    probes to one target; timeout: seconds per probe; rate: a cap on sends
+    per second; size, ttl, privileged, source, interface, backend: as in
+    pynet.fleet.ping(). on_reply(host, reply) is called for every reply.
+    """
+
+    RECYCLE_AT = 1 << 16   # calls an engine takes before a fresh one takes over
+
+    def __init__(self, *, interval: float = 0.0, period: float = 1.0, timeout: float = 1.0,
+                 rate: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
+                 privileged: Optional[bool] = None, source: Optional[str] = None,
+                 interface: Optional[str] = None, backend: Optional[str] = None,
+                 on_reply: Optional[OnReply] = None) -> None:
+        self.options = Options(count=0, interval=interval, period=period, timeout=timeout,
+                               retries=0, rate=rate, size=size, ttl=ttl, privileged=privileged,
+                               source=source, interface=interface)
+        check_options(self.options)
+        self.backend = backend
+        self.on_reply = on_reply
+        self.loop: Optional[asyncio.AbstractEventLoop] = None
+        self.current: Optional[_Engine] = None
+        self.retired: List[_Engine] = []    # finishing their calls
+
+    # ---- life ----
+
+    async def __aenter__(self) -> "Pinger":
+        self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.current is None
+
+    @property
+    def engine(self) -> Any:
+        """The engine new calls go to (None when closed)."""
+        return self.current.engine if self.current is not None else None
+
+    def open(self) -> None:
+        if self.current is not None:
+            return
+        self.loop = asyncio.get_running_loop()
+        self.current = _Engine(self.options, self.backend, self.loop, self._spent)
+
+    def _spent(self, e: _Engine) -> None:
+        self.retired.remove(e)
+
+    def close(self) -> None:
+        if self.current is None:
+            return
+        for e in [self.current, *self.retired]:
+            e.close()
+        self.current = None
+        self.retired.clear()
+
+    def _engine_for_a_call(self) -> _Engine:
+        e = self.current
+        assert e is not None and self.loop is not None
+        if e.next_target >= self.RECYCLE_AT:
+            fresh = _Engine(self.options, self.backend, self.loop, self._spent)
+            self.retired.append(e)
+            self.current = fresh
+            e.retire()
+            e = fresh
+        return e
+
+    # ---- calls ----
+
+    async def ping(self, host: str, *, count: int = 1, family: Optional[int] = None,
+                   on_reply: Optional[OnReply] = None) -> FleetResult:
+        """Probe host count times (period apart) and return its FleetResult.
+        Cancelling the call stops its probes only."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be an int >= 1, got {count!r}")
+        if self.current is None:
+            self.open()
+        try:    # an IPv4 address, the common call: no coroutine, no int round trip
+            if family == 6:
+                raise OSError
+            packed = _pton(socket.AF_INET, host)
+            # inet_pton takes only the dotted quad without leading zeros:
+            # host is already the address's text.
+            fam, scope_id, address = 4, 0, host
+        except OSError:
+            literal = _literal(host)
+            if literal is not None and (family is None or family == literal[0]):
+                fam, value, scope_id = literal  # no coroutine for an address: 1,000 calls add up
+            else:
+                fam, value, scope_id = await self._address(host, family)
+            packed = value.to_bytes(4 if fam == 4 else 16, "big")
+            address = _ntop(socket.AF_INET if fam == 4 else socket.AF_INET6, packed)
+        if self.current is None:
+            raise RuntimeError("the Pinger was closed")
+        e = self._engine_for_a_call()
+        if not e.has_family(fam):
+            raise FleetNameError(host, f"no IPv{fam} socket for it")
+        assert self.loop is not None
+        future: "asyncio.Future[FleetResult]" = self.loop.create_future()
+        t = e.submit(fam, packed, scope_id,
+                     _Call(future, count, host, address, fam, on_reply or self.on_reply))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            e.cancel(t)
+            raise
+
+    async def _address(self, host: str, family: Optional[int]) -> "tuple[int, int, int]":
+        literal = _literal(host)
+        if literal is not None:
+            if family is not None and literal[0] != family:
+                raise FleetNameError(host, f"not an IPv{family} address")
+            return literal
+        try:
+            af, sockaddr = (await resolve_async(host, family=family,
+                                                socktype=socket.SOCK_DGRAM))[0]
+        except FleetNameError:
+            raise
+        except ResolveError as exc:
+            raise FleetNameError(exc.host, exc.reason) from None
+        fam = 4 if af == socket.AF_INET else 6
+        found = _literal(str(sockaddr[0]))
+        assert found is not None
+        return fam, found[1], int(sockaddr[3]) if fam == 6 else 0  # type: ignore[misc]

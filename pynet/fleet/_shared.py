@@ -56,7 +56,7 @@ async def shared_ping(host: str, *, count: int, interval: float, timeout: float,
     pingers = _PINGERS.setdefault(loop, {})
     key: Key = (interval, timeout, size, ttl, privileged, backend, None)
     pinger = pingers.get(key)
-    if pinger is None or pinger.engine is None:
+    if pinger is None or pinger.closed:
         pinger = pingers[key] = Pinger(period=max(interval, 1e-6), timeout=max(timeout, 1e-3),
                                        size=size, ttl=ttl, privileged=privileged,
                                        backend=backend)
