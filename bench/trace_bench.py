@@ -73,7 +73,7 @@ RUNS = 3
 # threads spend in Many.run (the probes' kernel work: forwarding through the
 # chain, the routers' ICMP, our sockets; and the C loop) summed over threads.
 _ENGINE_CPU = """
-import json, sys, threading, time
+import json, resource, sys, threading, time
 from pynet import _backend
 from pynet.traceroute import _engine, traceroute_many
 cls = _engine.module("trace", None).Many
@@ -87,26 +87,36 @@ def timed(self, flush):
             spent[0] += time.thread_time() - t
 cls.run = timed
 targets = open(sys.argv[1]).read().split()
+before = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 results = traceroute_many(targets)
 wall = time.perf_counter() - t
+after = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"engine_cpu_s": spent[0], "library_wall_s": wall,
+                  "user_s": after.ru_utime - before.ru_utime,
+                  "sys_s": after.ru_stime - before.ru_stime,
                   "reached": sum(r.reached for r in results)}))
 """
 
 
 def _limit(chain: Chain, path: str, backend: str, n: int) -> Dict[str, float]:
     """What the kernel leaves: the probes' CPU time spread over every CPU,
-    plus the interpreter's start (median of RUNS each)."""
+    plus the interpreter's start (median of RUNS each); and the whole
+    call's CPU, user and kernel (every thread: sockets, probes, results),
+    whose kernel share alone spread over every CPU is a floor no user-space
+    work can lower."""
     prefix = [*chain.client.prefix(), "env", f"PYNET_BACKEND={backend}", sys.executable]
     starts = [_timed([*prefix, "-c", "import pynet.traceroute"])[0] for _ in range(RUNS)]
     docs = [json.loads(_timed([*prefix, "-c", _ENGINE_CPU, path])[1]) for _ in range(RUNS)]
     assert all(d["reached"] == n for d in docs), docs
     cpus = os.cpu_count() or 1
     engine = statistics.median(d["engine_cpu_s"] for d in docs)
-    return {"start_s": statistics.median(starts), "engine_cpu_s": engine, "cpus": cpus,
+    start = statistics.median(starts)
+    kernel = statistics.median(d["sys_s"] for d in docs)
+    return {"start_s": start, "engine_cpu_s": engine, "cpus": cpus,
             "library_wall_s": statistics.median(d["library_wall_s"] for d in docs),
-            "floor_s": statistics.median(starts) + engine / cpus}
+            "user_s": statistics.median(d["user_s"] for d in docs), "sys_s": kernel,
+            "floor_s": start + engine / cpus, "kernel_floor_s": start + kernel / cpus}
 
 
 def _limit_lines(limit: Dict[str, float], traceroute_s: float, n: int) -> List[str]:
@@ -116,6 +126,12 @@ def _limit_lines(limit: Dict[str, float], traceroute_s: float, n: int) -> List[s
         f" + interpreter start {limit['start_s']:.3f} s = {limit['floor_s']:.3f} s at best: "
         f"{traceroute_s / limit['floor_s']:.1f}x traceroute's time at most "
         f"(library call alone: {limit['library_wall_s']:.3f} s)",
+        f"  the call's CPU in all threads: user {limit['user_s']:.3f} s, kernel "
+        f"{limit['sys_s']:.3f} s; the kernel's alone over {limit['cpus']:.0f} CPUs + start = "
+        f"{limit['kernel_floor_s']:.3f} s: {traceroute_s / limit['kernel_floor_s']:.1f}x "
+        f"traceroute's time if user space cost nothing; with it "
+        f"({(limit['user_s'] + limit['sys_s']) / limit['cpus'] + limit['start_s']:.3f} s) "
+        f"{traceroute_s / ((limit['user_s'] + limit['sys_s']) / limit['cpus'] + limit['start_s']):.1f}x",
     ]
 
 
