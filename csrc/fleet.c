@@ -33,7 +33,10 @@
  * ERRORED and FAILED are settled at the deadline without a TIMEOUT record,
  * so retries and backoff keep their schedule; a PENDING probe at its
  * deadline becomes TIMED_OUT (TIMEOUT). Replies to a probe that timed out,
- * or to a cancelled target, count as foreign.
+ * or to a cancelled target, count as foreign. A reply whose round trip by
+ * the kernel's receive stamp exceeds the probe's timeout counts as late,
+ * not as a reply, even when it is read before the deadline is seen (fping
+ * discards it too).
  *
  * Memory per target: where (4 bytes), probes sent (4), flags (1), the
  * address (4 or 20), and `window` slots of send time (8) and state (1):
@@ -316,6 +319,7 @@ void pn_fleet_counters(const struct pn_fleet *f, struct pn_fleet_counters *out)
     out->errors = f->errors;
     out->malformed = f->malformed;
     out->foreign = f->foreign;
+    out->late = f->late;
     out->kernel_drops = f->drops4 + f->drops6;
     out->active = f->active;
     out->done = f->active == 0 && f->done_queue.len == 0;

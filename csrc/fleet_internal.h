@@ -89,7 +89,7 @@ struct pn_fleet {
     int64_t last_send_ns;           /* -1: none yet */
     int64_t rate_next_ns, rate_gap_ns, retry_send_ns;
     /* Counters. */
-    int64_t sent_total, received, duplicates, corrupted, errors, malformed, foreign;
+    int64_t sent_total, received, duplicates, corrupted, errors, malformed, foreign, late;
     int64_t drops4, drops6, active;
     int errq4, errq6;               /* the error queue may hold something */
     /* I/O buffers. */

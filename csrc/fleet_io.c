@@ -251,6 +251,13 @@ static void pn__feed(struct pn_fleet *f, int family, const uint8_t *buf, size_t 
     }
     mono = pn__fleet_mono();
     rtt = pn__rtt(f, (size_t)slot, when, offset, mono);
+    if (fl[PN_F_CHECKSUM_OK] != 0 && state != PN__P_ANSWERED &&
+        rtt > f->tmo[f->c.count == 1 ? p : 0]) {
+        /* Later than its timeout by the kernel's stamp, however soon we
+         * read it: lost, as fping counts it; its deadline writes TIMEOUT. */
+        f->late++;
+        return;
+    }
     r = pn__fleet_record(out, n, PN_FLEET_REPLY, t, p, when);
     r->rtt_ns = rtt;
     r->ttl = fl[PN_F_TTL] >= 0 ? fl[PN_F_TTL] : ttl;

@@ -426,6 +426,7 @@ struct pn_fleet_counters {
     int64_t kernel_drops;      /* receive-queue overflows, summed over the sockets */
     int64_t active;            /* targets not yet DONE */
     int64_t done;              /* 1: no target left and every DONE record written */
+    int64_t late;              /* replies after their probe's timeout (the kernel's stamp) */
 };
 
 struct pn_fleet_record {

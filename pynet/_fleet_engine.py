@@ -105,6 +105,8 @@ class Counters(NamedTuple):
     kernel_drops: int          # receive-queue overflows (SO_RXQ_OVFL)
     active: int                # targets not yet DONE
     done: bool                 # no target left and nothing in flight
+    late: int = 0              # replies after their probe's timeout by the kernel's stamp
+                               # (lost: the probe times out, as fping counts it)
 
 
 # The interface, for mypy only (typing is not loaded at run time).

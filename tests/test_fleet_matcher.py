@@ -4,6 +4,7 @@ about every one of them (records and counters)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import struct
@@ -16,6 +17,9 @@ from fleet_support import Fleet
 from hypothesis import given
 from hypothesis import strategies as st
 from support import need_root
+
+from pynet._fleet_engine import TIMEOUT, EngineConfig
+from pynet.fleet._socket import open_sockets
 
 KEY = os.urandom(8)
 IDENT = 0x4242
@@ -149,3 +153,37 @@ def test_damaged_replies_and_quotes(engines: List[Any], family: int, target: int
             quote[at] ^= mask
     same(engines, "feed_error", family, bytes(quote[:max(0, len(quote) - cut)]), own, 3, 1, own,
          time.time_ns())
+
+
+@pytest.mark.parametrize("count", [1, 0], ids=["one probe", "until cancelled"])
+def test_a_reply_later_than_its_timeout_is_late(backend: ModuleType, count: int) -> None:
+    """A reply whose round trip by its receive stamp exceeds the probe's
+    timeout is not a reply, however soon it is read (fping discards it):
+    counted late, and the probe's deadline still writes its TIMEOUT. The
+    socket's id filter passes another id than the engine's, so the kernel's
+    own answer never reaches the engine; the reply is fed to it instead."""
+    need_root()
+    socks = open_sockets([4], True, filter_id=True, ident=IDENT ^ 1)
+    timeout_ns = 2_000_000
+    engine = importlib.import_module(f"{backend.__name__}.fleet").Engine(EngineConfig(
+        fd4=socks.fd4, raw4=socks.raw4, ident=IDENT, key=KEY, count=count,
+        period_ns=3600 * 10**9, timeout_ns=timeout_ns))
+    try:
+        engine.add(4, V4)
+        records = engine.step()
+        assert engine.counters().sent == 1 and not records
+        sent = time.monotonic_ns()
+        while time.monotonic_ns() < sent + 2 * timeout_ns:
+            pass    # the probe's time runs out; nothing has looked at its deadline yet
+        out: List[Any] = []
+        engine.feed(out, 4, ip4(echo(4, 0, 0, 0)), V4, -1, time.time_ns())
+        c = engine.counters()
+        assert out == [] and (c.received, c.late, c.duplicates) == (0, 1, 0), (out, c)
+        end = time.monotonic() + 10
+        while not any(r[0] == TIMEOUT for r in records):
+            assert time.monotonic() < end, records
+            records += engine.step()
+        assert [(r[0], r[1], r[2]) for r in records if r[0] == TIMEOUT] == [(TIMEOUT, 0, 0)]
+    finally:
+        engine.close()
+        socks.close()

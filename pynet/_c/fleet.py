@@ -144,7 +144,7 @@ class Engine:
         k = self._counters
         lib.pn_fleet_counters(self._f, k)
         return Counters(k.sent, k.received, k.duplicates, k.corrupted, k.errors, k.malformed,
-                        k.foreign, k.kernel_drops, k.active, bool(k.done))
+                        k.foreign, k.kernel_drops, k.active, bool(k.done), k.late)
 
     def close(self) -> None:
         if self._f is not None:

@@ -188,7 +188,7 @@ class Engine:
         self.retry_send_ns = 0
         # Counters.
         self.n_sent = self.received = self.duplicates = self.corrupted = 0
-        self.errors = self.malformed = self.foreign = 0
+        self.errors = self.malformed = self.foreign = self.late = 0
         self.drops = {f: 0 for f in self.socks}
         self.active = 0
         # A longer datagram is truncated and counted malformed, as in C.
@@ -463,6 +463,11 @@ class Engine:
             self.foreign += 1
             return
         rtt = self._rtt(slot, when)
+        if self.slot_state[slot] != ANSWERED and rtt > self.tmo[p if self.c.count == 1 else 0]:
+            # Later than its timeout by the kernel's stamp, however soon we
+            # read it: lost, as fping counts it; its deadline writes TIMEOUT.
+            self.late += 1
+            return
         if self.slot_state[slot] == ANSWERED:
             self.duplicates += 1
             self._record(out, REPLY, t, p, when, rtt=rtt, ttl=hops, nbytes=nbytes, flags=DUP,
@@ -681,7 +686,7 @@ class Engine:
     def counters(self) -> Counters:
         return Counters(self.n_sent, self.received, self.duplicates, self.corrupted, self.errors,
                         self.malformed, self.foreign, sum(self.drops.values()), self.active,
-                        self._finished())
+                        self._finished(), self.late)
 
     def close(self) -> None:
         for s in self.socks.values():

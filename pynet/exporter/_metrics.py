@@ -70,6 +70,7 @@ _ENGINE = (
                      "network's)"),
     ("malformed", "Packets that could not be parsed (counted, skipped)"),
     ("foreign", "Well-formed ICMP packets that were not replies to us"),
+    ("late", "Echo replies that came after their request's timeout (counted as timeouts)"),
 )
 
 

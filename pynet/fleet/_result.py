@@ -90,6 +90,7 @@ class Summary(NamedTuple):
     rtt_avg_ms: Optional[float]
     rtt_max_ms: Optional[float]
     elapsed_s: float
+    late: int = 0       # replies after their probe's timeout: lost, as fping counts them
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self._asdict())
@@ -277,4 +278,4 @@ class Tally:
             rtt_min_ms=self.rtt_min / 1e6 if n else None,
             rtt_avg_ms=self.rtt_sum / n / 1e6 if n else None,
             rtt_max_ms=self.rtt_max / 1e6 if n else None,
-            elapsed_s=elapsed_s)
+            elapsed_s=elapsed_s, late=counters.late)

@@ -161,7 +161,8 @@ def _summed(counters: List[Counters]) -> Counters:
         corrupted=sum(c.corrupted for c in counters), errors=sum(c.errors for c in counters),
         malformed=sum(c.malformed for c in counters), foreign=sum(c.foreign for c in counters),
         kernel_drops=sum(c.kernel_drops for c in counters),
-        active=sum(c.active for c in counters), done=all(c.done for c in counters))
+        active=sum(c.active for c in counters), done=all(c.done for c in counters),
+        late=sum(c.late for c in counters))
 
 
 class _Lane:

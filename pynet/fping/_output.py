@@ -117,7 +117,9 @@ def stats_block(s: Summary, timeouts: int) -> List[str]:
         "",
         f" {timeouts:7d} timeouts (waiting for response)",
         f" {s.sent:7d} ICMP Echos sent",
-        f" {s.received:7d} ICMP Echo Replies received",
+        # fping counts every reply from a target here, duplicates and
+        # those too late to count for their probe included.
+        f" {s.received + s.duplicates + s.late:7d} ICMP Echo Replies received",
         f" {s.errors:7d} other ICMP received",
         "",
         f" {tm(low)} ms (min round trip time)",
