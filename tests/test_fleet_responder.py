@@ -17,6 +17,7 @@ from typing import Iterator, List
 
 import pytest
 from fleet_support import Fleet, outcome
+from fping_lines import fields
 from ping_netns import Netns, host_namespace
 from support import outside_env, program
 
@@ -101,3 +102,30 @@ def test_backends_agree_on_the_responder(resp: Netns, c_backend: ModuleType,
     py_records, py_counters = sweep(resp, py_backend)
     assert outcome(c_records) == outcome(py_records)
     assert c_counters._replace(foreign=0) == py_counters._replace(foreign=0)
+
+
+@pytest.mark.parametrize("flags", [[], ["-q"], ["-a"]], ids=["-c", "-c -q", "-c -a"])
+def test_fping_cli_tells_of_duplicates_as_fping(resp: Netns, flags: List[str]) -> None:
+    """fping 5.1 writes "duplicate for [N]" only where it prints no line per
+    probe (-q, -a, ... in count mode); with them it says nothing of them.
+    The last probe's duplicate may come after either program has ended, so
+    only the first probe's is compared."""
+    args = [*flags, "-c", "2", "-p", "50", "-t", "500", f"{resp.subnet}.11"]
+    runs = [subprocess.run(cmd + args, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL, env=env, cwd="/")
+            for cmd, env in (([program("fping")], outside_env()),
+                             ([sys.executable, "-m", "pynet.fping"], None))]
+    theirs, ours = runs
+    assert ours.returncode == theirs.returncode == 0, (ours.stderr, theirs.stderr)
+
+    def split(text: str) -> "tuple[object, set[str]]":
+        f = fields(text)
+        dups = {key[2] for key in f if key[0] == "duplicate"}
+        return +type(f)({k: n for k, n in f.items() if k[0] != "duplicate"}), dups
+
+    for mine, fping_text in ((ours.stdout, theirs.stdout), (ours.stderr, theirs.stderr)):
+        (mine_rest, mine_dups), (their_rest, their_dups) = split(mine), split(fping_text)
+        assert mine_rest == their_rest, (mine, fping_text)
+        assert ("0" in mine_dups) == ("0" in their_dups) == bool(flags and fping_text is
+                                                                theirs.stderr), (mine, fping_text)
+

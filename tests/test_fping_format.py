@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import Counter
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, List, Sequence
 
 import pytest
 from fleet_netns import FleetNetns, loopback_namespace
-from fping_lines import parse
+from fping_lines import fields
 from support import outside_env, program
 
 ALIVE, SILENT = "127.0.0.1", "127.0.0.2"
@@ -41,31 +40,6 @@ def run(ns: FleetNetns, ours: bool, args: Sequence[str]) -> subprocess.Completed
                           stdin=subprocess.DEVNULL)
 
 
-def fields(text: str) -> Counter[Tuple[str, ...]]:
-    """Each line's kind and the fields that do not depend on timing."""
-    out: Counter[Tuple[str, ...]] = Counter()
-    for kind, f in parse(text):
-        if kind in ("reply", "timeout"):
-            key: Tuple[str, ...] = (kind, f["name"] or "", f["probe"] or "",
-                                    f.get("bytes") or "", f["loss"] or "")
-        elif kind == "count":
-            key = (kind, f["name"] or "", f["xmt"] or "", f["rcv"] or "", f["loss"] or "",
-                   f["outage"] or "", str(f["min"] is not None))
-        elif kind == "vcount":
-            times = (f["times"] or "").split()
-            key = (kind, f["name"] or "", str(len(times)), str(times.count("-")))
-        elif kind == "stat":
-            key = (kind, f["what"] or "", f["n"] or "")
-        elif kind in ("stat_ms", "elapsed", "interval"):
-            key = (kind, f.get("what") or "")
-        elif kind == "alive":
-            key = (kind, f["name"] or "", str(f["elapsed"] is not None))
-        else:
-            key = (kind, *(v or "" for v in f.values()))
-        out[key] += 1
-    return out
-
-
 SCENARIOS: List[List[str]] = [
     [*FAST],
     ["-c", "3", *COUNT],
@@ -82,6 +56,21 @@ SCENARIOS: List[List[str]] = [
     ["-x", "1", *FAST],
     ["-x", "2", *FAST],
     ["-i", "0", "-c", "1", *COUNT],
+    # -q, -a, -u and -x each silence fping's "verbose" lines; -a and -u
+    # still list their targets under -q and -x, and counting under any of
+    # them prints no line per probe (nor the blank line before the summary).
+    ["-a", "-q", *FAST],
+    ["-u", "-q", *FAST],
+    ["-x", "1", "-a", *FAST],
+    ["-x", "1", "-u", *FAST],
+    ["-c", "2", "-a", *COUNT],
+    ["-c", "2", "-u", *COUNT],
+    ["-c", "2", "-x", "1", *COUNT],
+    ["-C", "2", "-a", *COUNT],
+    # A reply later than -t is lost however soon it is read: with -t 0, all.
+    # (Not with -s: how many of them fping reads before it exits is a race.)
+    ["-t", "0", "-r", "0"],
+    ["-t", "0", "-r", "2"],
 ]
 
 

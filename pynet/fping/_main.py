@@ -55,7 +55,17 @@ class Command:
         self.run: Optional[Run] = None
         self.stopped = False
         self.width = 0
-        self.quiet = a.quiet or a.json or a.reachable is not None or a.fast_reachable is not None
+        # fping 5.1's flags after its option parsing: -q/-Q, -a, -u and -x
+        # each turn "verbose" off; counting (-c, -C) prints a line per probe
+        # only when verbose was still on, -l unless -Q; neither lists
+        # targets as alive or unreachable. --json prints none of these.
+        reach = a.reachable is not None or a.fast_reachable is not None
+        verbose = not (a.quiet or a.alive or a.unreach or reach or a.json)
+        self.per_probe = not a.json and ((a.loop and a.squiet_s is None) or
+                                         (a.count is not None and verbose))
+        self.verbose = verbose and not a.counting
+        self.list_alive = not a.json and not a.counting and (verbose or a.alive)
+        self.list_unreachable = not a.json and not a.counting and (verbose or a.unreach)
 
     # ---- names ----
 
@@ -93,14 +103,16 @@ class Command:
         a = self.a
         if a.squiet_s is not None and kind in (REPLY, TIMEOUT):
             self.count_interval(r)
-        if self.quiet:
-            return
         t, probe = r[1], r[2]
+        if not self.per_probe:
+            # fping tells of a duplicate only where it prints no probe lines.
+            if kind == REPLY and r[6] & DUP and not a.loop and not a.json:
+                print(o.duplicate_line(self.name(t), probe, r[5], r[3] / 1e6), file=self.err)
+            return
         prefix = o.stamp(r[9] / 1e9) if a.timestamp else ""
         if kind == REPLY:
             if r[6] & DUP:
-                print(prefix + o.duplicate_line(self.label(t), probe, r[5], r[3] / 1e6),
-                      file=self.err)
+                pass    # a line per probe, none for its duplicates (as fping)
             elif not r[6] & BAD_CHECKSUM:
                 sent = probe + 1
                 line = o.reply_line(self.label(t), probe, r[5], r[3] / 1e6,
@@ -117,11 +129,11 @@ class Command:
         a = self.a
         if a.fast_reachable is not None and self.alive >= a.fast_reachable and self.run:
             self.run.stop()
-        if self.quiet or a.unreach:
+        if not self.list_alive:
             return
         elapsed = r.rtt_min_ms if a.elapsed else None
         name = reverse_name(r.address, self.names, True) if a.names else r.host
-        print(o.alive_line(name, bare=a.alive, elapsed_ms=elapsed), file=self.out)
+        print(o.alive_line(name, bare=not self.verbose, elapsed_ms=elapsed), file=self.out)
 
     def count_interval(self, r: Tuple[Any, ...]) -> None:
         iv = self.intervals.get(r[1])
@@ -178,8 +190,8 @@ class Command:
     def plain_run(self, run: Run) -> None:
         """on_result() for a plain mode, a batch at a time: the alive
         targets' lines are written together (a /16 is 65,534 of them)."""
-        emit = not (self.quiet or self.a.unreach)
-        tail = "\n" if self.a.alive else " is alive\n"
+        emit = self.list_alive
+        tail = " is alive\n" if self.verbose else "\n"
         write = self.out.write
         unreachable = self.unreachable
         for hosts, batch in run.alive_batches():
@@ -209,13 +221,12 @@ class Command:
             summary = self.run.summary()
             print(_json().dumps({"summary": summary.to_dict()}), file=self.out)
             return
-        lists = a.reachable is None and a.fast_reachable is None
-        if lists and (a.unreach or (not self.quiet and not a.alive and not a.counting)):
+        if self.list_unreachable:
             for t in sorted(self.unreachable):
-                print(o.unreachable_line(self.name(t), bare=a.unreach), file=self.out)
+                print(o.unreachable_line(self.name(t), bare=not self.verbose), file=self.out)
         self.out.flush()
         if a.counting:
-            if not a.quiet:
+            if self.per_probe:
                 print("", file=self.err)
             for t in sorted(self.kept):
                 self.summary_line(t, self.kept[t])
