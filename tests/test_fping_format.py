@@ -71,6 +71,10 @@ SCENARIOS: List[List[str]] = [
     # (Not with -s: how many of them fping reads before it exits is a race.)
     ["-t", "0", "-r", "0"],
     ["-t", "0", "-r", "2"],
+    # -p 0: as fast as -i allows, and in count mode -t defaults to -p.
+    ["-p", "0", "-c", "2"],
+    ["-p", "0", "-c", "2", "-t", "50"],
+    ["-Q", "0", "-c", "2", *COUNT],      # -Q 0: -q without interval summaries
 ]
 
 
@@ -111,7 +115,8 @@ def test_a_sweep_big_enough_for_lanes(ns: FleetNetns, flags: List[str]) -> None:
 
 @pytest.mark.parametrize("args", [
     ["-Z", ALIVE], ["--nosuch", ALIVE], ["-c"], ["-l", "-c", "2", ALIVE], ["-a", "-u", ALIVE],
-    ["-B", "0.5", ALIVE], ["-b", "70000", ALIVE], ["-g", "127.0.0.0/33"],
+    ["-B", "0.5", ALIVE], ["-B", "200", ALIVE], ["-b", "70000", ALIVE], ["-g", "127.0.0.0/33"],
+    ["-H", "256", ALIVE], ["-H", "256", "-a", "-u", ALIVE],
 ], ids=lambda a: " ".join(a))
 def test_bad_options_as_fping(ns: FleetNetns, args: List[str]) -> None:
     theirs = run(ns, False, args)
@@ -122,6 +127,22 @@ def test_bad_options_as_fping(ns: FleetNetns, args: List[str]) -> None:
     assert first.startswith("fping: ")
     if not theirs.stderr.startswith("Usage:"):
         assert first.split("fping: ", 1)[1] == theirs.stderr.splitlines()[0].split("fping: ", 1)[1]
+
+
+@pytest.mark.parametrize("args, code", [
+    (["-I", "nosuchdev0", ALIVE], 1),
+    (["-S", "10.237.99.99", ALIVE], 4),     # on no interface of the namespace: bind fails
+    (["-4", "::1"], 2),
+    (["-6", ALIVE], 2),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else str(a))
+def test_setup_failures_in_fpings_words(ns: FleetNetns, args: List[str], code: int) -> None:
+    theirs = run(ns, False, args)
+    ours = run(ns, True, args)
+    assert ours.returncode == theirs.returncode == code
+    assert ours.stdout == theirs.stdout == ""
+    # fping names itself by its argv[0], here its whole path.
+    assert ours.stderr == theirs.stderr.replace(program("fping") + ":", "fping:"), \
+        (ours.stderr, theirs.stderr)
 
 
 def test_unknown_host_reported_and_the_rest_run(ns: FleetNetns) -> None:

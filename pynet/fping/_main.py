@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, TextIO, Tuple
 
 from .. import __version__
-from .._errors import PynetError, ResolveError
+from .._errors import FleetSocketError, PynetError, ResolveError
 from .._fleet_engine import BAD_CHECKSUM, DUP, ERROR, REPLY, TIMEOUT
 from ..fleet._result import FleetResult
 from ..fleet._run import Options, Run, check_options
@@ -94,6 +94,10 @@ class Command:
 
     def on_unknown(self, exc: ResolveError) -> None:
         self.unknown += 1
+        if exc.reason.startswith("not an IPv"):     # -4/-6 against the other family's address
+            print(f"{exc.host}: Address family for hostname not supported", file=self.err,
+                  flush=True)
+            return
         print(str(exc), file=self.err, flush=True)
 
     # ---- per record (the main thread, as batches arrive) ----
@@ -270,7 +274,7 @@ class Command:
         a = self.a
         count = 0 if a.loop else (a.count if a.count is not None else 1)
         return Options(
-            count=count, interval=a.interval_ms / 1000.0, period=a.period_ms / 1000.0,
+            count=count, interval=a.interval_ms / 1000.0, period=max(a.period_ms / 1000.0, 1e-9),
             timeout=max(a.timeout_s(), 1e-6), retries=a.retries if not a.counting else 0,
             backoff=a.backoff, rate=a.rate, size=a.size, ttl=a.ttl, family=a.family,
             interface=a.interface, source=a.source,
@@ -310,6 +314,20 @@ class Command:
         return self.exit_code()
 
 
+def _socket_failure(exc: FleetSocketError) -> Tuple[str, int]:
+    """fping's words (and exit code) for the socket set-ups it names."""
+    import os
+
+    text = str(exc)
+    reason = os.strerror(exc.errno) if exc.errno else text
+    if text.startswith("SO_BINDTODEVICE"):
+        # fping 5.1 says it through perror(), so spelt, and exits 1
+        return f"binding to specific interface (SO_BINTODEVICE): {reason}", 1
+    if text.startswith("bind "):
+        return f"{PROG}: cannot bind source address : {reason}", exc.exit_code
+    return f"{PROG}: {text}", exc.exit_code
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -326,6 +344,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if exc.hint:
             print(f"see '{PROG} -h' for usage information", file=sys.stderr)
         return exc.exit_code
+    except FleetSocketError as exc:
+        line, code = _socket_failure(exc)
+        print(line, file=sys.stderr)
+        return code
     except PynetError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -181,7 +181,8 @@ def _apply(a: Args, opt: str, value: str) -> None:
     elif opt == "B":
         a.backoff = _float(opt, value)
         if not 1.0 <= a.backoff <= 5.0:
-            raise FpingUsage(f"backoff factor {value} not valid, must be between 1.0 and 5.0",
+            raise FpingUsage(f"backoff factor {a.backoff:.1f} not valid, must be between 1.0 "
+                             "and 5.0",
                              hint=False)
     elif opt in ("c", "C"):
         a.count = _int(opt, value, 1)
@@ -191,15 +192,13 @@ def _apply(a: Args, opt: str, value: str) -> None:
     elif opt == "g":
         a.generate = True
     elif opt == "H":
-        a.ttl = _int(opt, value, 1, 255)
+        a.ttl = _int(opt, value, 1)     # above 255: refused once all is parsed, as fping
     elif opt == "I":
         a.interface = value
     elif opt == "l":
         a.loop = True
     elif opt == "p":
-        a.period_ms = _float(opt, value)
-        if a.period_ms <= 0:
-            raise _bad(opt, value)
+        a.period_ms = _float(opt, value)    # 0: as fast as -i allows (and -t defaults to 0)
     elif opt == "r":
         a.retries = _int(opt, value, 0, 1000)
     elif opt == "S":
@@ -221,9 +220,8 @@ def _apply(a: Args, opt: str, value: str) -> None:
     elif opt == "q":
         a.quiet = True
     elif opt == "Q":
-        a.squiet_s = _float(opt, value)
-        if a.squiet_s <= 0:
-            raise _bad(opt, value)
+        seconds = _float(opt, value)
+        a.squiet_s = seconds if seconds > 0 else None   # -Q 0: -q, no interval summaries
         a.quiet = True
     elif opt == "s":
         a.stats = True
@@ -293,7 +291,9 @@ def parse(argv: List[str]) -> Args:
 
 def _check(a: Args) -> None:
     """The combinations fping refuses, in its words."""
-    if a.count is not None and a.loop:
-        raise FpingUsage("specify only one of c, l", hint=False)
+    if a.ttl is not None and a.ttl > 255:
+        raise FpingUsage(f"ttl {a.ttl} out of range", hint=False)
     if a.alive and a.unreach:
         raise FpingUsage("specify only one of a, u", hint=False)
+    if a.count is not None and a.loop:
+        raise FpingUsage("specify only one of c, l", hint=False)
