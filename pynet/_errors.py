@@ -35,6 +35,7 @@ __all__ = [
     "TRACEROUTE_PERMISSION_FIX", "TcpError", "TcpNameError", "TcpSendFailed",
     "TracerouteError", "TracerouteNameError", "TraceroutePermissionError", "TracerouteSocketError",
     "TracerouteConnectError",
+    "TracerouteSetupError",
     "Unreachable", "Unsynchronised", "UsageError",
     "describe_malformed",
 ]
@@ -365,18 +366,24 @@ class TracerouteSocketError(TracerouteError, OSError):
         return str(self.strerror) if self.strerror else super().__str__()
 
 
-class TracerouteConnectError(TracerouteSocketError):
-    """A datagram socket could not be connected to the target: no route
-    from here ("connect: Network is unreachable"), a broadcast address, ...
-    Linux traceroute meets this at its first probe, after printing its
-    header, and exits 1: the command does the same. ``address`` is the
-    target's address."""
+class TracerouteSetupError(TracerouteSocketError):
+    """A trace's own socket could not be set up as asked: the source address
+    is not ours ("bind: Cannot assign requested address"), the interface
+    does not exist ("setsockopt SO_BINDTODEVICE: No such device"), a TOS or
+    mark refused. Linux traceroute meets these after printing its header
+    and exits 1: the command does the same. ``address`` is the target's
+    address."""
 
     exit_code = 1
 
     def __init__(self, errno: int, message: str, address: str) -> None:
         super().__init__(errno, message)
         self.address = address
+
+
+class TracerouteConnectError(TracerouteSetupError):
+    """A datagram socket could not be connected to the target: no route
+    from here ("connect: Network is unreachable"), a broadcast address, ..."""
 
 
 # ---- exporter (pynet exporter): its base error and the config's --------------

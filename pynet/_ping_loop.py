@@ -110,5 +110,7 @@ SO_RCVBUFFORCE = 33        # SO_RCVBUF past net.core.rmem_max (CAP_NET_ADMIN)
 SO_ATTACH_FILTER = 26
 IP_MTU_DISCOVER = 10
 IPV6_MTU_DISCOVER = 23
+SO_MARK = 36
+IPV6_TCLASS = 67
 # The path-MTU discovery modes, the same numbers for IPv4 and IPv6.
 PMTUDISC = {"dont": 0, "want": 1, "do": 2, "probe": 3}

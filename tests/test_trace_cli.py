@@ -184,7 +184,7 @@ def test_cli_target_without_a_route_is_traceroutes_header_and_exit_1(chain: Chai
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout + "\n") == (
         1, f"traceroute to {NOWHERE} ({NOWHERE}), 30 hops max, 60 byte packets\n")
     assert theirs.stderr == "\nconnect: Network is unreachable\n"   # the header's end first
-    assert ours.stderr == "traceroute: connect: Network is unreachable\n"
+    assert ours.stderr == theirs.stderr.lstrip("\n")     # perror's words, no program name
     many = _pynet(chain, ["-n", "-q", "1", chain.target4, NOWHERE, chain.hops4[0]])
     assert many.returncode == 1 and many.stderr == ours.stderr
     blocks = many.stdout.split("traceroute to ")[1:]

@@ -28,8 +28,8 @@ __all__ = ["IcmpSocket", "SocketOptions", "open_socket"]
 RCVBUF = 1 << 20
 # The port of the probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
-SO_MARK = 36
-IPV6_TCLASS = 67
+SO_MARK = pl.SO_MARK
+IPV6_TCLASS = pl.IPV6_TCLASS
 # -F: the flow label manager (linux/in6.h). A label is leased to the socket
 # (shared with no one else), and the kernel takes each request's from the
 # destination's sin6_flowinfo once IPV6_FLOWINFO_SEND is on.

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import List, Optional
 
 from .._errors import (TracerouteError, TracerouteNameError, TraceroutePermissionError,
-                       TracerouteSocketError, TracerouteConnectError)
+                       TracerouteSocketError, TracerouteConnectError,
+                       TracerouteSetupError)
 from .._tool import make_callable
 from ._api import async_traceroute, traceroute, traceroute_many
 from ._extensions import InterfaceInfo, MplsLabel, OtherObject
@@ -42,6 +43,7 @@ __all__ = [
     "TraceroutePermissionError",
     "TracerouteSocketError",
     "TracerouteConnectError",
+    "TracerouteSetupError",
     "async_traceroute",
     "main",
     "traceroute",

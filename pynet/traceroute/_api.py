@@ -11,6 +11,7 @@ from typing import Any, Callable, List, Optional, Sequence
 from .. import _trace_loop as tl
 from .._errors import TracerouteNameError
 from ._engine import METHOD_NAMES, Plan, lookup, run_many, run_trace
+from ._socket import Tuning
 from ._result import TraceResult
 
 __all__ = ["async_traceroute", "make_plan", "traceroute", "traceroute_many"]
@@ -65,7 +66,9 @@ def _seconds(value: Any, name: str) -> float:
 def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, queries: int,
               sim: int, wait: float, pause: float, packet_len: Optional[int], classic: bool,
               source: Optional[str], privileged: Optional[bool], here: float = 3.0,
-              near: float = 10.0, deadline: Optional[float] = None) -> Plan:
+              near: float = 10.0, deadline: Optional[float] = None, *,
+              interface: Optional[str] = None, tos: Optional[int] = None,
+              dont_fragment: bool = False, mark: Optional[int] = None) -> Plan:
     """Checked arguments as a Plan (TypeError/ValueError naming the argument)."""
     if method not in METHOD_NAMES:
         raise ValueError(f"method must be one of {', '.join(METHOD_NAMES)}, got {method!r}")
@@ -77,10 +80,18 @@ def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, qu
     _int(sim, "sim", 1, tl.MAX_PROBES)
     if packet_len is not None:
         _int(packet_len, "packet_len", 28, 65000)
+    if interface is not None and (not isinstance(interface, str) or not interface
+                                  or len(interface.encode()) > 15 or "/" in interface):
+        raise ValueError(f"interface must be an interface name, got {interface!r}")
+    if tos is not None:
+        _int(tos, "tos", 0, 255)
+    if mark is not None:
+        _int(mark, "mark", 0, 0xFFFFFFFF)
     return Plan(METHOD_NAMES[method], port, first_ttl, max_ttl, queries, sim,
                 _seconds(wait, "wait"), _seconds(here, "here"), _seconds(near, "near"),
                 _seconds(pause, "pause"), packet_len, bool(classic), source, privileged,
-                None if deadline is None else _seconds(deadline, "deadline"))
+                None if deadline is None else _seconds(deadline, "deadline"),
+                Tuning(interface, mark, tos, bool(dont_fragment)))
 
 
 def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None,
@@ -89,6 +100,8 @@ def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None
                near: float = 10.0, pause: float = 0.0, packet_len: Optional[int] = None,
                classic: bool = False, source: Optional[str] = None,
                privileged: Optional[bool] = None, deadline: Optional[float] = None,
+               interface: Optional[str] = None, tos: Optional[int] = None,
+               dont_fragment: bool = False, mark: Optional[int] = None,
                backend: Optional[str] = None,
                stop: Optional[Callable[[], bool]] = None) -> TraceResult:
     """Trace the path to target, as Linux traceroute does, every TTL at once.
@@ -103,11 +116,17 @@ def traceroute(target: str, *, method: str = "udp", family: Optional[int] = None
     seconds between probes; sim: probes unanswered at once; deadline:
     seconds for the whole trace (None: until every probe is answered or
     given up), past which it ends with the answers it has (reached False
-    unless the target had answered). Raises TracerouteNameError (before sending),
-    TraceroutePermissionError, TracerouteSocketError (TracerouteError).
+    unless the target had answered). interface (-i), tos (-t: the IPv4 TOS or
+    IPv6 traffic class byte), dont_fragment (-F; else the probes may be
+    fragmented, as Linux traceroute's) and mark (--fwmark, SO_MARK) tune the
+    sockets as Linux traceroute does. Raises TracerouteNameError (before
+    sending), TraceroutePermissionError, TracerouteSocketError (its
+    TracerouteSetupError: a source, interface or option the kernel refused)
+    (TracerouteError).
     """
     plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
-                     classic, source, privileged, here, near, deadline)
+                     classic, source, privileged, here, near, deadline, interface=interface,
+                     tos=tos, dont_fragment=dont_fragment, mark=mark)
     if family not in (None, 4, 6):
         raise ValueError(f"family must be 4, 6 or None, got {family!r}")
     return run_trace(target, lookup(target, family), plan, backend=backend, stop=stop)
@@ -131,7 +150,10 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
                      options.pop("packet_len", None), options.pop("classic", False),
                      options.pop("source", None), options.pop("privileged", None),
                      options.pop("here", 3.0), options.pop("near", 10.0),
-                     options.pop("deadline", None))
+                     options.pop("deadline", None), interface=options.pop("interface", None),
+                     tos=options.pop("tos", None),
+                     dont_fragment=options.pop("dont_fragment", False),
+                     mark=options.pop("mark", None))
     if options:
         raise TypeError(f"unexpected keyword argument {next(iter(options))!r}")
     outcomes: List[Any] = [None] * len(targets)
@@ -160,6 +182,8 @@ async def async_traceroute(target: str, *, method: str = "udp", family: Optional
                            packet_len: Optional[int] = None,
                            classic: bool = False, source: Optional[str] = None,
                            privileged: Optional[bool] = None, deadline: Optional[float] = None,
+                           interface: Optional[str] = None, tos: Optional[int] = None,
+                           dont_fragment: bool = False, mark: Optional[int] = None,
                            backend: Optional[str] = None) -> TraceResult:
     """traceroute() for asyncio: the loop runs in a worker thread (the C
     loop without the GIL); cancelling the task ends the run at its next
@@ -170,7 +194,8 @@ async def async_traceroute(target: str, *, method: str = "udp", family: Optional
     from .._resolve import resolve_async
 
     plan = make_plan(method, port, first_ttl, max_ttl, queries, sim, wait, pause, packet_len,
-                     classic, source, privileged, here, near, deadline)
+                     classic, source, privileged, here, near, deadline, interface=interface,
+                     tos=tos, dont_fragment=dont_fragment, mark=mark)
     if family not in (None, 4, 6):
         raise ValueError(f"family must be 4, 6 or None, got {family!r}")
     import socket

@@ -20,7 +20,7 @@ from .._errors import (ResolveError, TracerouteError, TracerouteNameError,
                        TracerouteSocketError)
 from .._resolve import resolve
 from ._result import METHODS, TraceResult, build_hops
-from ._socket import Sockets, open_sockets
+from ._socket import NO_TUNING, Sockets, Tuning, open_sockets
 
 __all__ = ["Plan", "lookup", "module", "run_many", "run_trace"]
 
@@ -47,6 +47,7 @@ class Plan:
     source: Optional[str] = None
     privileged: Optional[bool] = None
     deadline_s: Optional[float] = None
+    tuning: Tuning = NO_TUNING
 
 
 def lookup(target: str, family: Optional[int]) -> Tuple[int, str, int]:
@@ -101,7 +102,7 @@ def _configure(resolved: Tuple[int, str, int], plan: Plan,
 def _open(resolved: Tuple[int, str, int], plan: Plan) -> Sockets:
     af, address, scope = resolved
     return open_sockets(af, address, scope, plan.method, source=plan.source,
-                        privileged=plan.privileged)
+                        privileged=plan.privileged, tuning=plan.tuning)
 
 
 def _result(target: str, address: str, plan: Plan, config: tl.LoopConfig,

@@ -9,7 +9,7 @@ import time
 from typing import Any, List, Optional
 
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
-from .._errors import TracerouteConnectError, TracerouteError
+from .._errors import TracerouteError, TracerouteSetupError
 from ._api import make_plan, traceroute_many
 from ._engine import DEFAULT_PACKET_LEN
 from ._output import Names, header_line, json_document, report, trace_lines
@@ -46,6 +46,27 @@ def _pause(text: str) -> float:
     return value / 1000 if value > 10 else value
 
 
+def _byte(text: str) -> int:
+    """-t: 0..255, decimal or 0x hex, as traceroute reads it."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"must be in 0..255, got {text!r}")
+    return value
+
+
+def _mark(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise argparse.ArgumentTypeError(f"must be in 0..4294967295, got {text!r}")
+    return value
+
+
 def _parser() -> ArgumentParser:
     p = ArgumentParser(prog=PROG, description=(
         "Trace the path to each HOST as Linux traceroute does, every TTL in flight at once, "
@@ -75,6 +96,12 @@ def _parser() -> ArgumentParser:
                    metavar="MAX,HERE,NEAR")
     p.add_argument("-z", "--sendwait", type=_pause, default=0.0)
     p.add_argument("-s", "--source")
+    p.add_argument("-i", "--interface", help="send (and listen) through this interface only")
+    p.add_argument("-t", "--tos", type=_byte,
+                   help="the IPv4 TOS or IPv6 traffic class byte of the probes")
+    p.add_argument("-F", "--dont-fragment", action="store_true", dest="dont_fragment",
+                   help="set DF on the probes (else they may be fragmented)")
+    p.add_argument("--fwmark", type=_mark, help="firewall mark of the probes (SO_MARK)")
     p.add_argument("--classic", action="store_true",
                    help="vary the flow per probe, as traceroute did before Paris")
     p.add_argument("--unprivileged", action="store_true", help="no raw sockets")
@@ -118,7 +145,9 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
                          max_ttl=o.max_ttl, queries=o.queries, sim=o.sim, wait=o.wait[0],
                          here=o.wait[1], near=o.wait[2],
                          pause=o.sendwait, packet_len=o.packet_len, classic=o.classic,
-                         source=o.source, privileged=False if o.unprivileged else None)
+                         source=o.source, privileged=False if o.unprivileged else None,
+                         interface=o.interface, tos=o.tos, dont_fragment=o.dont_fragment,
+                         mark=o.fwmark)
         make_plan(**plan_args)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -126,7 +155,7 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     outcomes = traceroute_many(o.hosts, family=o.family, return_exceptions=True, **plan_args)
     failed = [exc for exc in outcomes if isinstance(exc, TracerouteError)]
     if len(outcomes) == 1 and failed and (
-            o.json or not isinstance(failed[0], TracerouteConnectError)):
+            o.json or not isinstance(failed[0], TracerouteSetupError)):
         raise failed[0]     # one line on stderr and nothing else, as Linux traceroute
     if o.json:
         out.write(json_document([{"target": host, "error": str(r)}
@@ -148,12 +177,16 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
 
 def _failed(host: str, exc: TracerouteError, o: argparse.Namespace, out: Any) -> None:
     """A target that could not be traced, in its place among the others:
-    Linux traceroute's header first when it would have printed one (a
-    failed connect comes at its first probe), then the error on stderr."""
-    if isinstance(exc, TracerouteConnectError):
+    Linux traceroute's header first when it would have printed one (its
+    sockets are bound, tuned and connected after it), then the error on
+    stderr, in its words (perror's: no program name)."""
+    if isinstance(exc, TracerouteSetupError):
         family = 6 if ":" in exc.address else 4
         length = o.packet_len or DEFAULT_PACKET_LEN[family]
         out.write(header_line(host, exc.address, o.max_ttl, length) + "\n")
+        out.flush()
+        print(str(exc), file=sys.stderr, flush=True)
+        return
     out.flush()
     warn(PROG, str(exc))
 

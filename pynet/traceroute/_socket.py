@@ -1,7 +1,11 @@
 """The sockets a trace runs over, per method, and how to get them without
 root: UDP probes on a datagram socket whose ICMP errors come back through
 its error queue (IP_RECVERR, as tracepath reads them), -I on the
-unprivileged ICMP datagram socket; raw sockets where allowed (-T always)."""
+unprivileged ICMP datagram socket; raw sockets where allowed (-T always).
+Every socket is tuned as Linux traceroute tunes its own: the interface
+(-i) and firewall mark (--fwmark) on each, and on the probes' socket the
+TOS or traffic class (-t) and the don't-fragment bit (-F; without it the
+probes may be fragmented, IP_PMTUDISC_DONT, as traceroute sends them)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import List, Optional, Tuple
 
 from .. import _errqueue as errqueue
 from .. import _ping_loop as pl
-from .._errors import TracerouteConnectError, TraceroutePermissionError, TracerouteSocketError
+from .._errors import (TracerouteConnectError, TraceroutePermissionError, TracerouteSetupError,
+                       TracerouteSocketError)
 from .._trace_loop import ICMP, TCP
 
 __all__ = ["Sockets", "open_sockets"]
@@ -29,6 +34,18 @@ TCP_CHECKSUM_OFFSET = 16
 # ICMP types a raw socket passes to the loop; the rest are filtered out.
 ICMP4_WANTED = (0, 3, 11, 12)          # echo reply, unreachable, time exceeded, parameter
 ICMP6_WANTED = (1, 2, 3, 4, 129)       # unreachable, too big, time exceeded, parameter, reply
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """What every socket of a trace is given (Linux traceroute's tune_socket)."""
+    interface: Optional[str] = None     # -i: SO_BINDTODEVICE
+    mark: Optional[int] = None          # --fwmark: SO_MARK
+    tos: Optional[int] = None           # -t: IP_TOS / IPV6_TCLASS, on the probes' socket
+    dont_fragment: bool = False         # -F: DF on (IP_PMTUDISC_PROBE), else off
+
+
+NO_TUNING = Tuning()
 
 
 @dataclass
@@ -54,10 +71,47 @@ def _setopt(sock: socket.socket, level: int, option: int, value: object, what: s
         raise TracerouteSocketError(exc.errno, f"{what}: {exc.strerror}") from None
 
 
-def _source(af: int, address: str, scope_id: int, source: Optional[str]) -> str:
+def _tune(sock: socket.socket, tuning: Tuning, address: str) -> None:
+    """The interface and mark, on every socket of the trace (and on the one
+    that finds our source address, whose route they decide)."""
+    if tuning.interface:
+        _setup(sock, socket.SOL_SOCKET, socket.SO_BINDTODEVICE, tuning.interface.encode(),
+               "setsockopt SO_BINDTODEVICE", address)
+    if tuning.mark is not None:
+        _setup(sock, socket.SOL_SOCKET, pl.SO_MARK, tuning.mark, "setsockopt SO_MARK", address)
+
+
+def _outgoing(sock: socket.socket, family: int, tuning: Tuning, address: str) -> None:
+    """The probes' socket: fragmentation as traceroute allows it, and -t."""
+    mode = pl.PMTUDISC["probe" if tuning.dont_fragment else "dont"]
+    if family == 4:
+        _setup(sock, socket.IPPROTO_IP, pl.IP_MTU_DISCOVER, mode, "setsockopt IP_MTU_DISCOVER",
+               address)
+        if tuning.tos:
+            _setup(sock, socket.IPPROTO_IP, socket.IP_TOS, tuning.tos, "setsockopt IP_TOS",
+                   address)
+    else:
+        _setup(sock, socket.IPPROTO_IPV6, pl.IPV6_MTU_DISCOVER, mode,
+               "setsockopt IPV6_MTU_DISCOVER", address)
+        if tuning.tos:
+            _setup(sock, socket.IPPROTO_IPV6, pl.IPV6_TCLASS, tuning.tos,
+                   "setsockopt IPV6_TCLASS", address)
+
+
+def _setup(sock: socket.socket, level: int, option: int, value: object, what: str,
+           address: str) -> None:
+    try:
+        sock.setsockopt(level, option, value)  # type: ignore[call-overload]
+    except OSError as exc:
+        raise TracerouteSetupError(exc.errno or 0, f"{what}: {exc.strerror}", address) from None
+
+
+def _source(af: int, address: str, scope_id: int, source: Optional[str],
+            tuning: Tuning = NO_TUNING) -> str:
     with socket.socket(af, socket.SOCK_DGRAM) as probe:
+        _tune(probe, tuning, address)
         if source:
-            _bind(probe, af, source, 0)
+            _bind(probe, af, source, 0, address)
         sockaddr: Tuple[object, ...] = (address, PROBE_PORT)
         if af == socket.AF_INET6:
             sockaddr = (address, PROBE_PORT, 0, scope_id)
@@ -69,11 +123,11 @@ def _source(af: int, address: str, scope_id: int, source: Optional[str]) -> str:
         return str(probe.getsockname()[0])
 
 
-def _bind(sock: socket.socket, af: int, address: str, port: int) -> None:
+def _bind(sock: socket.socket, af: int, address: str, port: int, target: str) -> None:
     try:
         sock.bind((address, port) if af == socket.AF_INET else (address, port, 0, 0))
     except OSError as exc:
-        raise TracerouteSocketError(exc.errno, f"bind {address}: {exc.strerror}") from None
+        raise TracerouteSetupError(exc.errno or 0, f"bind: {exc.strerror}", target) from None
 
 
 def _common(sock: socket.socket, family: int, *, recverr: bool = True) -> None:
@@ -126,11 +180,30 @@ def _no_permission(what: str, exc: OSError) -> TraceroutePermissionError:
 
 
 def open_sockets(af: int, address: str, scope_id: int, method: int, *,
-                 source: Optional[str] = None, privileged: Optional[bool] = None) -> Sockets:
+                 source: Optional[str] = None, privileged: Optional[bool] = None,
+                 tuning: Tuning = NO_TUNING) -> Sockets:
     """The sockets for one trace to address. privileged: True to insist on
     raw sockets, False to refuse them, None to take them when allowed."""
     family = 4 if af == socket.AF_INET else 6
-    src = _source(af, address, scope_id, source)
+    src = _source(af, address, scope_id, source, tuning)
+    opened: List[socket.socket] = []
+    try:
+        socks = _open(af, family, address, method, src, privileged, opened)
+        for sock in [socks.fd, socks.rfd]:
+            if sock is not None:
+                _tune(sock, tuning, address)
+        _outgoing(socks.fd, family, tuning, address)
+    except BaseException:
+        for sock in opened:
+            sock.close()
+        raise
+    return socks
+
+
+def _open(af: int, family: int, address: str, method: int, src: str,
+          privileged: Optional[bool], opened: List[socket.socket]) -> Sockets:
+    """The method's sockets, each put in opened as it is made (so that
+    the caller closes them all should anything fail)."""
     if method == TCP:
         if privileged is False:
             raise TraceroutePermissionError("TCP probes need a raw socket")
@@ -138,30 +211,26 @@ def open_sockets(af: int, address: str, scope_id: int, method: int, *,
             fd = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_TCP)
         except PermissionError as exc:
             raise _no_permission("a raw TCP socket", exc) from None
-        keep: List[socket.socket] = []
-        try:
-            _common(fd, family, recverr=False)
-            if family == 6:
-                _setopt(fd, socket.IPPROTO_IPV6, IPV6_CHECKSUM, TCP_CHECKSUM_OFFSET,
-                        "IPV6_CHECKSUM")
-            # A TCP socket bound to the port, so the kernel gives it to no one else.
-            holder = socket.socket(af, socket.SOCK_STREAM)
-            keep.append(holder)
-            _bind(holder, af, src, 0)
-            sport = int(holder.getsockname()[1])
-            rfd = _raw_icmp(af, family)
-        except BaseException:
-            fd.close()
-            for sock in keep:
-                sock.close()
-            raise
-        return Sockets(fd, rfd, True, src, sport, 0, keep)
+        opened.append(fd)
+        _common(fd, family, recverr=False)
+        if family == 6:
+            _setopt(fd, socket.IPPROTO_IPV6, IPV6_CHECKSUM, TCP_CHECKSUM_OFFSET,
+                    "IPV6_CHECKSUM")
+        # A TCP socket bound to the port, so the kernel gives it to no one else.
+        holder = socket.socket(af, socket.SOCK_STREAM)
+        opened.append(holder)
+        _bind(holder, af, src, 0, address)
+        sport = int(holder.getsockname()[1])
+        rfd = _raw_icmp(af, family)
+        opened.append(rfd)
+        return Sockets(fd, rfd, True, src, sport, 0, [holder])
     if method == ICMP:
         proto = socket.IPPROTO_ICMP if family == 4 else socket.IPPROTO_ICMPV6
         raw_error: Optional[OSError] = None
         if privileged is not False:
             try:
                 fd = _raw_icmp(af, family)
+                opened.append(fd)
                 return Sockets(fd, None, True, src, 0,
                                int.from_bytes(os.urandom(2), "big"))
             except PermissionError as exc:
@@ -178,22 +247,14 @@ def open_sockets(af: int, address: str, scope_id: int, method: int, *,
                 detail = f"raw ICMP socket: {raw_error.strerror}; {detail}"
             raise TraceroutePermissionError(f"no permission to open an ICMP socket ({detail})") \
                 from None
-        try:
-            _common(fd, family)
-            # The kernel's echo id is the socket's port: bind to learn it.
-            _bind(fd, af, src, 0)
-            ident = int(fd.getsockname()[1])
-        except BaseException:
-            fd.close()
-            raise
-        return Sockets(fd, None, False, src, 0, ident)
+        opened.append(fd)
+        _common(fd, family)
+        # The kernel's echo id is the socket's port: bind to learn it.
+        _bind(fd, af, src, 0, address)
+        return Sockets(fd, None, False, src, 0, int(fd.getsockname()[1]))
     # UDP: a plain datagram socket; its errors come through the error queue.
     fd = socket.socket(af, socket.SOCK_DGRAM)
-    try:
-        _common(fd, family)
-        _bind(fd, af, src, 0)
-        sport = int(fd.getsockname()[1])
-    except BaseException:
-        fd.close()
-        raise
-    return Sockets(fd, None, False, src, sport, 0)
+    opened.append(fd)
+    _common(fd, family)
+    _bind(fd, af, src, 0, address)
+    return Sockets(fd, None, False, src, int(fd.getsockname()[1]), 0)
