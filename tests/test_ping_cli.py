@@ -14,7 +14,7 @@ from typing import List
 
 import pytest
 from ping_lines import parse
-from support import cli, need_root, offline
+from support import cli, need_root, offline, outside_env, program
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +32,8 @@ def _root() -> None:
     (["-x", "127.0.0.1"], "ping: unrecognized arguments: -x"),
     (["-4", "::1"], "ping: ::1: "),
     (["-I", "nosuchif0", "-c", "1", "127.0.0.1"], "ping: SO_BINDTODEVICE nosuchif0: No such device"),
+    # An address on no interface here: the bind fails, nothing is sent.
+    (["-I", "10.231.254.254", "-c", "1", "127.0.0.1"], "ping: bind: Cannot assign requested address"),
 ])
 def test_errors_are_one_line_exit_2(args: List[str], message: str) -> None:
     done = cli("pynet.ping", *args)
@@ -67,6 +69,17 @@ def test_deadline_short_of_count_exits_1(backend: ModuleType) -> None:
     assert done.returncode == 1
     counts = [f for k, f in parse(done.stdout) if k == "counts"][0]
     assert 0 < int(counts["rx"] or 0) < 100  # type: ignore[arg-type]
+
+
+def test_deadline_0_is_no_deadline_as_in_iputils(backend: ModuleType) -> None:
+    args = ["-c", "3", "-i", "0.05", "-w", "0", "127.0.0.1"]
+    ours = cli("pynet.ping", *args, env={"PYNET_BACKEND": backend.NAME})
+    theirs = subprocess.run([program("ping"), *args], capture_output=True, text=True,
+                            timeout=60, env=outside_env())
+    assert ours.returncode == theirs.returncode == 0, (ours.stdout, theirs.stdout)
+    for out in (ours.stdout, theirs.stdout):
+        counts = [f for k, f in parse(out) if k == "counts"][0]
+        assert (counts["tx"], counts["rx"]) == ("3", "3"), out
 
 
 @pytest.mark.parametrize("flag", ["--json", "-j"])

@@ -182,7 +182,7 @@ def parser() -> Parser:
     p.add_argument("-W", dest="timeout", type=_seconds, metavar="TIMEOUT",
                    help="seconds to wait for a reply when none came (default 10)")
     p.add_argument("-w", dest="deadline", type=_seconds, metavar="DEADLINE",
-                   help="stop after DEADLINE seconds, whatever happened")
+                   help="stop after DEADLINE seconds, whatever happened (0: none)")
     p.add_argument("-s", dest="size", type=_size, default=56, metavar="SIZE",
                    help="payload bytes (default 56)")
     p.add_argument("-t", dest="ttl", type=_ttl, metavar="TTL", help="IP time to live / hop limit")
@@ -269,4 +269,6 @@ def parse(argv: List[str]) -> Options:
         hosts = [""]
     args.host, args.hops = hosts[-1], tuple(hosts[:-1])
     _hops(args)
+    if args.deadline == 0:
+        args.deadline = None    # iputils: -w 0 sets no deadline
     return Options(**vars(args))

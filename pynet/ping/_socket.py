@@ -114,7 +114,7 @@ def _bind(sock: socket.socket, af: int, interface: Optional[str]) -> None:
         try:
             sock.bind((interface, 0) if af == socket.AF_INET else (interface, 0, 0, 0))
         except OSError as exc:
-            raise PingSocketError(exc.errno, f"bind {interface}: {exc.strerror}") from None
+            raise PingSocketError(exc.errno, f"bind: {exc.strerror}") from None   # iputils words
     else:
         _setopt(sock, socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode(),
                 f"SO_BINDTODEVICE {interface}")
