@@ -91,8 +91,10 @@ def run(o: Options, out: Any = None, err: Any = None) -> int:
     af, sockaddr = lookup(o.host, o.family)
     family = 4 if af == socket.AF_INET else 6
     if o.size > MAX_SIZE[family]:
-        raise PingError(f"invalid argument: '{o.size}': out of range: 0 <= value <= "
-                        f"{MAX_SIZE[family]}")
+        error = PingError(f"invalid argument: '{o.size}': out of range: 0 <= value <= "
+                          f"{MAX_SIZE[family]}")
+        error.exit_code = 1     # iputils fails the send, and exits 1
+        raise error
     options = socket_options(o, family)
     stopped = []
 

@@ -64,30 +64,9 @@ class Options(NamedTuple):
     hops: Tuple[str, ...] = ()      # the hosts before HOST: a source route, or -T tsprespec's
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(text)
-    return value
-
-
-def _size(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= MAX_SIZE[6]:
-        raise ValueError(text)
-    return value
-
-
-def _ttl(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 255:
         raise ValueError(text)
     return value
 
@@ -164,10 +143,12 @@ def _timestamp(text: str) -> str:
     return text
 
 
-_count.__name__ = "count (1 or more)"
 _seconds.__name__ = "number of seconds"
-_size.__name__ = f"size (0..{MAX_SIZE[6]})"
-_ttl.__name__ = "TTL (1..255)"
+# strtol_or_err's ranges, as iputils reads -c, -s and -t (exit 1 out of them);
+# a size past the family's largest datagram and a TTL of 0 are refused later.
+_count = _ranged(1, (1 << 63) - 1)
+_size = _ranged(0, (1 << 31) - 1)
+_ttl = _ranged(0, 255)
 
 
 def parser() -> Parser:
@@ -271,4 +252,6 @@ def parse(argv: List[str]) -> Options:
     _hops(args)
     if args.deadline == 0:
         args.deadline = None    # iputils: -w 0 sets no deadline
+    if args.ttl == 0:
+        raise _fatal("cannot set unicast time-to-live: Invalid argument")   # iputils' setsockopt
     return Options(**vars(args))
