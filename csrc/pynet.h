@@ -502,6 +502,9 @@ enum pn_trace_flag {
 #define PN_TRACE_EXT_MAX 128
 /* Room for a probe and for any answer worth reading (ICMP quotes are short). */
 #define PN_TRACE_BUF 4096
+/* The largest probe: Linux traceroute's packet length limit, 65000, less
+ * the IP header, with room to spare. */
+#define PN_TRACE_MAX_PACKET 65536
 
 struct pn_trace_config {
     int fd;                   /* probe socket: UDP datagram, ICMP raw or datagram, raw TCP */

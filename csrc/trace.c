@@ -345,23 +345,37 @@ static int pn__send(const struct pn_trace_config *c, struct pn_trace_state *s,
     long len;
     int failure = 0, tries = 0, rc;
     ssize_t sent;
+    uint8_t *probe = s->tx, *big = NULL;
 
     rc = pn__set_ttl(c, s, pn__ttl_of(c, index));
     if (rc < 0)
         return rc;
     len = pn_trace_probe(c, index, s->tx, sizeof(s->tx));
-    if (len < 0)
+    if (len == -ENOBUFS) {
+        /* Past the state's buffer (a packet length up to 65000 asked for):
+         * on the heap for this one send, rare and dwarfed by its cost. */
+        big = malloc(PN_TRACE_MAX_PACKET);
+        if (big == NULL)
+            return -ENOMEM;
+        probe = big;
+        len = pn_trace_probe(c, index, big, PN_TRACE_MAX_PACKET);
+    }
+    if (len < 0) {
+        free(big);
         return (int)len;
+    }
     now = pn__now(CLOCK_MONOTONIC);
     real = pn__now(CLOCK_REALTIME);
     for (;;) {
-        sent = sendto(c->fd, s->tx, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
+        sent = sendto(c->fd, probe, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&ss, sslen);
         if (sent >= 0)
             break;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == ENOMEM)
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == ENOMEM) {
+            free(big);
             return 1;
+        }
         failure = errno;
         tries++;
         if (pn__pending_errno(failure) && tries < PN__SEND_TRIES) {
@@ -371,6 +385,7 @@ static int pn__send(const struct pn_trace_config *c, struct pn_trace_state *s,
         }
         break;
     }
+    free(big);
     s->next_index++;
     s->sent++;
     s->last_send_ns = now;
@@ -493,6 +508,7 @@ static int64_t pn__index_from_quote(const struct pn_trace_config *c, const uint8
 }
 
 struct pn__packet {
+    const uint8_t *data;            /* the buffer it was read into */
     ssize_t len;
     int flags;
     int64_t when;
@@ -532,6 +548,7 @@ static int pn__recv(const struct pn_trace_config *c, int fd, int errqueue, uint8
             return 0;
         return -errno;
     }
+    p->data = buf;
     p->flags = msg.msg_flags;
     p->when = 0;
     p->ttl = -1;
@@ -572,7 +589,7 @@ static void pn__icmp_packet(const struct pn_trace_config *c, struct pn_trace_sta
     int ttl = p->ttl, type;
     size_t len = (size_t)p->len;
 
-    if (pn_icmp_parse(s->rx, len, c->family, mode, NULL, NULL, f) < 0) {
+    if (pn_icmp_parse(p->data, len, c->family, mode, NULL, NULL, f) < 0) {
         s->malformed++;
         return;
     }
@@ -586,7 +603,7 @@ static void pn__icmp_packet(const struct pn_trace_config *c, struct pn_trace_sta
                             type == PN_ICMP_PARAM_PROBLEM)) ||
         (c->family == 6 && (type == PN_ICMP6_DEST_UNREACH || type == PN_ICMP6_PACKET_TOO_BIG ||
                             type == PN_ICMP6_TIME_EXCEEDED || type == PN_ICMP6_PARAM_PROBLEM))) {
-        int64_t index = pn__index_from_quote(c, s->rx, len, f);
+        int64_t index = pn__index_from_quote(c, p->data, len, f);
         const uint8_t *ext = NULL;
         size_t ext_len = 0;
         if (index < 0) {
@@ -594,7 +611,7 @@ static void pn__icmp_packet(const struct pn_trace_config *c, struct pn_trace_sta
             return;
         }
         if (f[PN_F_EXT_OFF] >= 0) {
-            ext = s->rx + f[PN_F_EXT_OFF];
+            ext = p->data + f[PN_F_EXT_OFF];
             ext_len = (size_t)f[PN_F_EXT_LEN];
         }
         if (f[PN_F_EXT_LEN] == -2)
@@ -628,8 +645,8 @@ static void pn__tcp_packet(const struct pn_trace_config *c, struct pn_trace_stat
             s->malformed++;
             return;
         }
-        off = (size_t)(s->rx[0] & 0x0f) * 4;
-        ttl = s->rx[8];
+        off = (size_t)(p->data[0] & 0x0f) * 4;
+        ttl = p->data[8];
     }
     if (len < off || len - off < PN__TCP_HEADER_LEN) {
         s->malformed++;
@@ -637,12 +654,12 @@ static void pn__tcp_packet(const struct pn_trace_config *c, struct pn_trace_stat
     }
     if (!p->have_from || memcmp(p->from, c->target, pn__alen(c->family)) != 0)
         return;
-    sport = pn__get16(s->rx + off);
-    dport = pn__get16(s->rx + off + 2);
-    flags = s->rx[off + 13];
+    sport = pn__get16(p->data + off);
+    dport = pn__get16(p->data + off + 2);
+    flags = p->data[off + 13];
     if (sport != (unsigned)c->port || !(flags & (PN__TCP_RST | PN__TCP_ACK)))
         return;
-    seq = pn__get32(s->rx + off + 8) - 1;
+    seq = pn__get32(p->data + off + 8) - 1;
     if ((seq & 0xffff0000u) != (c->key & 0xffff0000u)) {
         s->unmatched++;
         return;
@@ -662,7 +679,7 @@ static void pn__echo_packet(const struct pn_trace_config *c, struct pn_trace_sta
 {
     int64_t f[PN_F_COUNT];
 
-    if (pn_icmp_parse(s->rx, (size_t)p->len, c->family, PN_IP_HEADER_ABSENT, NULL, NULL, f) < 0) {
+    if (pn_icmp_parse(p->data, (size_t)p->len, c->family, PN_IP_HEADER_ABSENT, NULL, NULL, f) < 0) {
         s->malformed++;
         return;
     }
@@ -712,9 +729,9 @@ static int pn__error_queue(const struct pn_trace_config *c, struct pn_trace_stat
                 s->unmatched++;
                 continue;
             }
-            index = (int64_t)pn__get16(s->rx + 6) - 1;
+            index = (int64_t)pn__get16(p.data + 6) - 1;
         } else {
-            index = pn__index_from_udp(c, p.port, s->rx, (size_t)p.len);
+            index = pn__index_from_udp(c, p.port, p.data, (size_t)p.len);
         }
         if (index < 0) {
             s->unmatched++;
@@ -730,7 +747,7 @@ static int pn__error_queue(const struct pn_trace_config *c, struct pn_trace_stat
             if (ee.ee_rfc4884.flags & SO_EE_RFC4884_FLAG_INVALID) {
                 s->malformed++;  /* the kernel found the extension structure broken */
             } else if (at > 0 && at < (size_t)p.len) {
-                ext = s->rx + at;
+                ext = p.data + at;
                 ext_len = (size_t)p.len - at;
             }
 #endif
@@ -747,20 +764,33 @@ static int pn__drain(const struct pn_trace_config *c, struct pn_trace_state *s, 
                      int handler, struct pn_trace_record *out, size_t *n, size_t cap)
 {
     struct pn__packet p;
-    int rc;
+    uint8_t *buf = s->rx, *big = NULL;
+    size_t room = sizeof(s->rx);
+    int rc = 0;
 
+    if (handler != PN__IGNORE && (size_t)c->packet_len + 64 > room) {
+        /* Echo replies as long as the probes (-I with a packet length past
+         * the state's buffer): read whole into the heap for this call. */
+        big = malloc(PN_TRACE_MAX_PACKET);
+        if (big == NULL)
+            return -ENOMEM;
+        buf = big;
+        room = PN_TRACE_MAX_PACKET;
+    }
     while (*n < cap) {
-        rc = pn__recv(c, fd, 0, s->rx, sizeof(s->rx), &p);
+        rc = pn__recv(c, fd, 0, buf, room, &p);
         if (rc == 0)
-            return 0;
+            break;
         if (rc < 0) {
             if (rc == -EBADF || rc == -ENOTSOCK || rc == -EFAULT || rc == -EINVAL)
-                return rc;
+                break;
             /* A pending socket error (IP_RECVERR): the details wait in
              * the error queue. */
             s->errors_queued = 1;
+            rc = 0;
             continue;
         }
+        rc = 0;
         if (handler == PN__IGNORE)
             continue;
         if (p.flags & MSG_TRUNC) {
@@ -774,7 +804,8 @@ static int pn__drain(const struct pn_trace_config *c, struct pn_trace_state *s, 
         else
             pn__echo_packet(c, s, out, n, &p);
     }
-    return 0;
+    free(big);
+    return rc < 0 ? rc : 0;
 }
 
 /* When probe `index` is given up: after the wait, or sooner as Linux

@@ -43,6 +43,7 @@ EXT_MAX = 128
 # one's complement (so the checksum stays constant across probes: Paris),
 # and the run's key.
 PROBE_MARK = struct.Struct("!HHI")
+MAX_PACKET = 65536      # the largest probe (PN_TRACE_MAX_PACKET): a packet length up to 65000
 PAYLOAD_MIN = PROBE_MARK.size
 
 # struct pn_trace_record: eleven int64 fields, the sender's address, the

@@ -11,10 +11,10 @@ import re
 import subprocess
 import sys
 import tempfile
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import pytest
-from support import cli, offline, program
+from support import cli, offline, outside_env, program
 from trace_chain import Chain
 from trace_lines import hops, shape
 
@@ -259,3 +259,29 @@ def test_hosts_and_options_in_any_order() -> None:
         f"traceroute to {a} ({a}), 2 hops max, 60 byte packets" for a in ("127.0.0.1", "127.0.0.2")]
     assert [line.split()[:2] for line in lines if not line.startswith("traceroute")] == [
         ["1", "127.0.0.1"], ["1", "127.0.0.2"]]
+
+
+@pytest.mark.parametrize("family, method", [
+    (4, []), (4, ["-I"]), (4, ["-T"]), (6, []), (6, ["-I"]), (6, ["-T"]),
+], ids=str)
+@pytest.mark.parametrize("length", [None, "10", "100", "65000"])
+def test_packet_length_as_traceroute_takes_it(family: int, method: List[str],
+                                              length: Optional[str]) -> None:
+    """The length after the host: TCP probes ignore it (a SYN and its
+    options, as Linux traceroute's); UDP and ICMP take it, raised to the
+    least that holds the headers and the probe's 8-byte mark (Linux
+    traceroute's least is the headers alone, 28 and 48, which it can send
+    and pynet, marking its probes, cannot: it says what it sends)."""
+    target = "127.0.0.1" if family == 4 else "::1"
+    args = ["-n", "-q", "1", "-m", "1", *method, target, *([length] if length else [])]
+    ours = cli("pynet.traceroute", *args)
+    theirs = subprocess.run([program("traceroute"), *args], capture_output=True, text=True,
+                            timeout=60, env=outside_env())
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    size = int(ours.stdout.split(" byte packets")[0].rsplit(" ", 1)[1])
+    least = (20 if family == 4 else 40) + 8 + 8
+    if method == ["-T"] or length is None or int(length) >= least:
+        assert ours.stdout.splitlines()[0] == theirs.stdout.splitlines()[0]
+    else:
+        assert size == least
+    assert ours.stdout.splitlines()[1].split()[:2] == ["1", target]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, List, Tuple
 
-from .._trace_loop import RECORD, Counters, LoopConfig, Record
+from .._trace_loop import MAX_PACKET, RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi
 from ._ffi import records_or_raise
 from ._ffi import lib_nogil as lib
@@ -50,8 +50,8 @@ def _config(config: LoopConfig, c: Any = None) -> Any:
 
 def build_probe(config: LoopConfig, index: int) -> bytes:
     """What goes into sendto for probe `index` (pn_trace_probe)."""
-    out = ffi.new("uint8_t[]", 4096)
-    n = lib.pn_trace_probe(_config(config), index, out, 4096)
+    out = ffi.new("uint8_t[]", MAX_PACKET)
+    n = lib.pn_trace_probe(_config(config), index, out, MAX_PACKET)
     if n < 0:
         raise OSError(-n, os.strerror(-n))
     return bytes(ffi.buffer(out, n))

@@ -22,9 +22,9 @@ from .._errors import MalformedPacket
 from .._errqueue import (CONTROL_LEN, EXTENDED_ERR, IP_RECVERR, IPV6_RECVERR, MSG_ERRQUEUE,
                          SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6)
 from .._ping_loop import IP_TTL, IPV6_HOPLIMIT, SO_TIMESTAMPNS
-from .._trace_loop import (DEST, EXT_MAX, FINAL, ICMP, MAX_QUERIES, MAX_TTL, PROBE_MARK, REPLY,
-                           SEND_FAILED, TCP, TCP_REPLY, TIMEOUT, UDP, Counters, LoopConfig,
-                           Record, probe_count, probe_word)
+from .._trace_loop import (DEST, EXT_MAX, FINAL, ICMP, MAX_PACKET, MAX_QUERIES, MAX_TTL,
+                           PROBE_MARK, REPLY, SEND_FAILED, TCP, TCP_REPLY, TIMEOUT, UDP,
+                           Counters, LoopConfig, Record, probe_count, probe_word)
 from .checksum import checksum, sum16
 from .icmp import parse_fields
 
@@ -509,9 +509,11 @@ class Loop:
             self.answer(out, index, when, ee_type, ee_code, ttl, sender, ee_info, ext)
 
     def drain(self, sock: socket.socket, out: List[Record], handler: str) -> None:
+        # Echo replies are as long as the probes (-I with a long packet length).
+        room = RXBUF if self.c.packet_len + 64 <= RXBUF else MAX_PACKET
         while True:
             try:
-                data, ancdata, flags, address = sock.recvmsg(RXBUF, CONTROL_LEN,
+                data, ancdata, flags, address = sock.recvmsg(room, CONTROL_LEN,
                                                              socket.MSG_DONTWAIT)
             except InterruptedError:
                 continue

@@ -79,7 +79,7 @@ def make_plan(method: str, port: Optional[int], first_ttl: int, max_ttl: int, qu
     _int(queries, "queries", 1, tl.MAX_QUERIES)
     _int(sim, "sim", 1, tl.MAX_PROBES)
     if packet_len is not None:
-        _int(packet_len, "packet_len", 28, 65000)
+        _int(packet_len, "packet_len", 0, 65000)   # shorter: the headers' least
     if interface is not None and (not isinstance(interface, str) or not interface
                                   or len(interface.encode()) > 15 or "/" in interface):
         raise ValueError(f"interface must be an interface name, got {interface!r}")

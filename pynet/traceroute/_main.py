@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
 from .._errors import TracerouteError, TracerouteSetupError
 from ._api import make_plan, traceroute_many
-from ._engine import DEFAULT_PACKET_LEN
+from ._engine import METHOD_NAMES, packet_len
 from ._output import Names, header_line, json_document, report, trace_lines
 
 __all__ = ["main", "parse", "run"]
@@ -182,7 +182,7 @@ def _failed(host: str, exc: TracerouteError, o: argparse.Namespace, out: Any) ->
     stderr, in its words (perror's: no program name)."""
     if isinstance(exc, TracerouteSetupError):
         family = 6 if ":" in exc.address else 4
-        length = o.packet_len or DEFAULT_PACKET_LEN[family]
+        length = packet_len(METHOD_NAMES[o.method or "udp"], family, o.packet_len)
         out.write(header_line(host, exc.address, o.max_ttl, length) + "\n")
         out.flush()
         print(str(exc), file=sys.stderr, flush=True)
