@@ -297,7 +297,10 @@ def loop_case(case: str, first: str, last: str, hosts: int, seconds: float) -> L
     if fping:
         peers.append(("fping -l", [fping]))
     for peer, prefix in peers:
-        cmd = [*prefix, "-l", "-q", "-p", "1000", "-i", "0", "-g", first, last]
+        # -Q past the run: no line per probe (-l -q prints them, as fping
+        # does), the summaries at Ctrl-C.
+        cmd = [*prefix, "-l", "-Q", str(int(seconds) + 60), "-p", "1000", "-i", "0", "-g",
+               first, last]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -318,8 +321,12 @@ def loop_case(case: str, first: str, last: str, hosts: int, seconds: float) -> L
                 received += int(m.group(2))
                 if m.group(3):
                     rtt_sum += float(m.group(3)) * int(m.group(2))
-        why = err.strip().splitlines()[0][:100] if err.strip() else ""
+        others = [line for line in err.splitlines() if line.strip() and not _SUMMARY.match(line)]
+        why = others[0][:100] if others else ""
         note = "" if sent else f"no summary (exit {proc.returncode}) {why}".strip()
+        if proc.returncode not in (0, 1) and sent:
+            # Ended before its time (fping: its 16-bit sequence map runs out).
+            note = f"exit {proc.returncode} after {wall:.1f} s: {why}".strip()
         rows.append(Row(case, peer, hosts, received, wall, sent / wall if wall else 0.0,
                         0.0,
                         cpu_us_per_probe=cpu / sent * 1e6 if sent else 0.0,
