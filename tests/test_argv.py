@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pynet._argv import Namespace, Parser
+from pynet._errors import PynetError
 from pynet._cli import UsageError, add_family
 from pynet.ping import _options
 
@@ -37,6 +38,8 @@ def _outcome(parse: Any, argv: List[str]) -> Tuple[str, Any]:
         return "ok", vars(parse(argv))
     except UsageError as exc:
         return "error", str(exc)
+    except PynetError as exc:   # a tool's own words from a type (iputils' -c 0)
+        return "fatal", f"{exc} (exit {exc.exit_code})"
     except SystemExit as exc:  # -h
         return "exit", exc.code
 
