@@ -192,7 +192,11 @@ def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> N
                        capture_output=True, env=outside_env())
     _in, sent_back = seen(held)
     assert (c.sent, c.received, c.duplicates, c.malformed) == (n, sent_back, 0, 0), c
-    assert sent_back >= n - n // 50, f"the host answered only {sent_back} of {n}"
+    # The host's own loss (its counters show every request in and fewer
+    # replies out: up to 4 % seen here, more when the machine is busy) is not
+    # ours: every reply it sent was matched, above. This floor only keeps the
+    # test from passing on a sweep that mostly went unanswered.
+    assert sent_back >= n - n // 10, f"the host answered only {sent_back} of {n}"
     replies = sorted(r[1] for r in records if r[0] == REPLY)
     assert len(replies) == len(set(replies)) == sent_back and set(replies) <= set(range(n))
     assert all(r[2] == 0 and r[10][:4] == socket.inet_aton(held.there)
