@@ -31,7 +31,7 @@ from ..ping._result import PingReply
 from .._errors import FleetNameError
 from ._result import FleetResult, Tally, clean_result
 from ._run import Options, check_options, engine_module
-from ._socket import FleetSockets, open_sockets
+from ._socket import open_sockets
 from ._targets import _literal
 
 __all__ = ["Pinger"]

@@ -115,9 +115,8 @@ class Command:
             return
         prefix = o.stamp(r[9] / 1e9) if a.timestamp else ""
         if kind == REPLY:
-            if r[6] & DUP:
-                pass    # a line per probe, none for its duplicates (as fping)
-            elif not r[6] & BAD_CHECKSUM:
+            # A line per probe: none for its duplicates (as fping) or corrupted replies.
+            if not r[6] & (DUP | BAD_CHECKSUM):
                 sent = probe + 1
                 line = o.reply_line(self.label(t), probe, r[5], r[3] / 1e6,
                                     state.sum / state.n / 1e6, o.loss(sent, state.received))

@@ -30,7 +30,7 @@ DEFAULT_PACKET_LEN = {4: 60, 6: 80}
 IP_HEADER_LEN = {4: 20, 6: 40}
 
 
-def packet_len(method: int, family: int, asked: Optional[int]) -> int:
+def probe_length(method: int, family: int, asked: Optional[int]) -> int:
     """The length a trace's probes have: as asked, but no shorter than the
     IP and UDP/ICMP headers and the probe's mark; TCP probes are a SYN with
     its options whatever is asked, as Linux traceroute sends them."""
@@ -104,7 +104,7 @@ def _configure(resolved: Tuple[int, str, int], plan: Plan,
         port=port, sport=socks.sport, ident=socks.ident,
         key=int.from_bytes(os.urandom(4), "big"), scope_id=scope, classic=plan.classic,
         first_ttl=plan.first_ttl, max_ttl=plan.max_ttl, queries=plan.queries, sim=plan.sim,
-        packet_len=packet_len(plan.method, family, plan.packet_len),
+        packet_len=probe_length(plan.method, family, plan.packet_len),
         wait_ns=int(plan.wait_s * 1e9), pause_ns=int(plan.pause_s * 1e9),
         here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
 from .._errors import TracerouteError, TracerouteSetupError
 from ._api import make_plan, traceroute_many
-from ._engine import METHOD_NAMES, packet_len
+from ._engine import METHOD_NAMES, probe_length
 from ._output import Names, header_line, json_document, report, trace_lines
 
 __all__ = ["main", "parse", "run"]
@@ -46,25 +46,17 @@ def _pause(text: str) -> float:
     return value / 1000 if value > 10 else value
 
 
-def _byte(text: str) -> int:
-    """-t: 0..255, decimal or 0x hex, as traceroute reads it."""
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 255:
-        raise argparse.ArgumentTypeError(f"must be in 0..255, got {text!r}")
-    return value
-
-
-def _mark(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise argparse.ArgumentTypeError(f"must be in 0..4294967295, got {text!r}")
-    return value
+def _unsigned(high: int) -> Callable[[str], int]:
+    """An argument of 0..high, decimal or 0x hex, as traceroute reads -t and --fwmark."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in 0..{high}, got {text!r}")
+        return value
+    return parse
 
 
 def _parser() -> ArgumentParser:
@@ -97,11 +89,12 @@ def _parser() -> ArgumentParser:
     p.add_argument("-z", "--sendwait", type=_pause, default=0.0)
     p.add_argument("-s", "--source")
     p.add_argument("-i", "--interface", help="send (and listen) through this interface only")
-    p.add_argument("-t", "--tos", type=_byte,
+    p.add_argument("-t", "--tos", type=_unsigned(255),
                    help="the IPv4 TOS or IPv6 traffic class byte of the probes")
     p.add_argument("-F", "--dont-fragment", action="store_true", dest="dont_fragment",
                    help="set DF on the probes (else they may be fragmented)")
-    p.add_argument("--fwmark", type=_mark, help="firewall mark of the probes (SO_MARK)")
+    p.add_argument("--fwmark", type=_unsigned(0xFFFFFFFF),
+                   help="firewall mark of the probes (SO_MARK)")
     p.add_argument("--classic", action="store_true",
                    help="vary the flow per probe, as traceroute did before Paris")
     p.add_argument("--unprivileged", action="store_true", help="no raw sockets")
@@ -182,7 +175,7 @@ def _failed(host: str, exc: TracerouteError, o: argparse.Namespace, out: Any) ->
     stderr, in its words (perror's: no program name)."""
     if isinstance(exc, TracerouteSetupError):
         family = 6 if ":" in exc.address else 4
-        length = packet_len(METHOD_NAMES[o.method or "udp"], family, o.packet_len)
+        length = probe_length(METHOD_NAMES[o.method or "udp"], family, o.packet_len)
         out.write(header_line(host, exc.address, o.max_ttl, length) + "\n")
         out.flush()
         print(str(exc), file=sys.stderr, flush=True)
