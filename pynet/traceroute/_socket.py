@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from .. import _errqueue as errqueue
+from .. import _icmp_socket as ics
 from .. import _ping_loop as pl
 from .._errors import (TracerouteConnectError, TraceroutePermissionError, TracerouteSetupError,
                        TracerouteSocketError)
@@ -65,10 +66,7 @@ class Sockets:
 
 
 def _setopt(sock: socket.socket, level: int, option: int, value: object, what: str) -> None:
-    try:
-        sock.setsockopt(level, option, value)  # type: ignore[call-overload]
-    except OSError as exc:
-        raise TracerouteSocketError(exc.errno, f"{what}: {exc.strerror}") from None
+    ics.setopt(sock, level, option, value, what, TracerouteSocketError)
 
 
 def _tune(sock: socket.socket, tuning: Tuning, address: str) -> None:
@@ -100,10 +98,9 @@ def _outgoing(sock: socket.socket, family: int, tuning: Tuning, address: str) ->
 
 def _setup(sock: socket.socket, level: int, option: int, value: object, what: str,
            address: str) -> None:
-    try:
-        sock.setsockopt(level, option, value)  # type: ignore[call-overload]
-    except OSError as exc:
-        raise TracerouteSetupError(exc.errno or 0, f"{what}: {exc.strerror}", address) from None
+    """_setopt() for what Linux traceroute reports after its header (exit 1)."""
+    ics.setopt(sock, level, option, value, what,
+               lambda code, message: TracerouteSetupError(code, message, address))
 
 
 def _source(af: int, address: str, scope_id: int, source: Optional[str],
