@@ -4,7 +4,10 @@ printing the usage block and exiting. Reached as pynet._cli.ArgumentParser."""
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 from ._errors import UsageError
 

@@ -206,6 +206,22 @@ def test_result_is_frozen_with_to_dict() -> None:
     assert hop.addresses == ("10.0.0.1",)
 
 
+@pytest.mark.parametrize("args", [["-n", "-q", "1", "127.0.0.1"],
+                                  ["-n", "-q", "1", "--report", "-c", "1", "127.0.0.1"]])
+def test_start_loads_no_heavy_module(args: List[str]) -> None:
+    """One trace on loopback is mostly the interpreter's start: `pynet
+    traceroute` imports neither typing nor dataclasses (nor inspect, which
+    it pulls in), nor asyncio (async_traceroute's) nor json (--json's)."""
+    code = ("import sys; from pynet.traceroute._main import main; rc = main(sys.argv[1:]); "
+            "heavy = {'typing', 'dataclasses', 'inspect', 'asyncio', 'json'} & "
+            "set(sys.modules); print(sorted(heavy)); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=60, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
+    assert "127.0.0.1" in done.stdout
+
+
 def test_unresolvable_name_fails_before_sending() -> None:
     done = cli("pynet.traceroute", "-n", "no-such-host.invalid", prefix=offline())
     assert done.returncode == 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from dataclasses import replace
 from types import ModuleType
 from typing import Any, Dict, Iterator, List
 
@@ -52,7 +51,7 @@ def _config(opened: List[Sockets], **changes: Any) -> tl.LoopConfig:
         source=socket.inet_pton(socket.AF_INET, socks.source).ljust(16, b"\0"),
         port=DEFAULT_PORT[tl.UDP], sport=socks.sport, ident=0,
         key=int.from_bytes(os.urandom(4), "big"), max_ttl=4)
-    return replace(config, **changes)
+    return config._replace(**changes)
 
 
 def _until_done(loop: Any, slots: List[int]) -> Dict[int, List[tl.Record]]:

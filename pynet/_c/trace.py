@@ -4,7 +4,9 @@ trace, with the GIL released while it waits (pynet._native_nogil)."""
 from __future__ import annotations
 
 import os
-from typing import Any, List, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
 
 from .._trace_loop import MAX_PACKET, RECORD, Counters, LoopConfig, Record
 from ._ffi import ffi_nogil as ffi

@@ -15,7 +15,9 @@ import select
 import socket
 import struct
 import time
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from .. import _wire as w
 from .._errors import MalformedPacket

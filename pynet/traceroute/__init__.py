@@ -13,7 +13,9 @@ prints what Linux traceroute prints. The probe loop runs in C
 
 from __future__ import annotations
 
-from typing import List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 from .._errors import (TracerouteError, TracerouteNameError, TraceroutePermissionError,
                        TracerouteSocketError, TracerouteConnectError,

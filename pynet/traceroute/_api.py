@@ -6,7 +6,9 @@ import functools
 import math
 import resource
 import threading
-from typing import Any, Callable, List, Optional, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Sequence
 
 from .. import _trace_loop as tl
 from .._errors import TracerouteNameError

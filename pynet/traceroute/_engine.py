@@ -8,9 +8,14 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+    from typing import TypeAlias
+else:
+    from .._records import NamedTuple
 
 from .. import _backend
 from .._backend import module
@@ -40,8 +45,7 @@ def probe_length(method: int, family: int, asked: Optional[int]) -> int:
 FLUSH_NS = 200_000_000
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     method: int = tl.UDP
     port: Optional[int] = None
     first_ttl: int = 1
@@ -78,7 +82,7 @@ def _flow(config: tl.LoopConfig, core: ModuleType, trace: ModuleType) -> Dict[st
         return {"source_port": config.sport, "destination_port": port}
     flow = {"icmp_id": config.ident}
     if not config.classic:
-        probe = trace.build_probe(replace(config, raw=False), 0)
+        probe = trace.build_probe(config._replace(raw=False), 0)
         if config.family == 4:
             initial = 0
         else:
@@ -162,21 +166,25 @@ def run_trace(target: str, resolved: Tuple[int, str, int], plan: Plan, *,
     return _result(target, resolved[1], plan, config, records, counters, core, trace)
 
 
-@dataclass
 class _Running:
     """A trace on its way: opened by the caller's thread, run in a slot of
     a loop thread, its result built by the caller's thread again."""
-    index: int
-    target: str
-    address: str
-    socks: Sockets
-    config: tl.LoopConfig
-    end: Optional[float] = None
-    records: List[tl.Record] = field(default_factory=list)
-    counters: Optional[tl.Counters] = None
+
+    __slots__ = ("index", "target", "address", "socks", "config", "end", "records", "counters")
+
+    def __init__(self, index: int, target: str, address: str, socks: Sockets,
+                 config: tl.LoopConfig) -> None:
+        self.index = index
+        self.target = target
+        self.address = address
+        self.socks = socks
+        self.config = config
+        self.end: Optional[float] = None
+        self.records: List[tl.Record] = []
+        self.counters: Optional[tl.Counters] = None
 
 
-Job = Tuple[str, Tuple[int, str, int]]
+Job: TypeAlias = "Tuple[str, Tuple[int, str, int]]"
 # Targets per loop thread before a second one pays: the kernel forwards and
 # answers each loop's probes on the CPU that sent them.
 TRACES_PER_LOOP = 64

@@ -6,8 +6,12 @@ prints them."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, TypeAlias, Union
+else:
+    from .._records import NamedTuple
 
 from .. import _wire as w
 
@@ -17,16 +21,14 @@ __all__ = ["Extension", "InterfaceInfo", "MplsLabel", "OtherObject", "format_ext
 ITEMS_MAX = 32
 
 
-@dataclass(frozen=True)
-class MplsLabel:
+class MplsLabel(NamedTuple):
     label: int
     tc: int            # traffic class (the old EXP bits)
     s: int             # bottom of stack
     ttl: int
 
 
-@dataclass(frozen=True)
-class InterfaceInfo:
+class InterfaceInfo(NamedTuple):
     role: int          # 0 incoming, 1 sub-IP, 2 outgoing, 3 next hop
     ifindex: Optional[int]
     address: Optional[str]
@@ -34,14 +36,13 @@ class InterfaceInfo:
     mtu: Optional[int]
 
 
-@dataclass(frozen=True)
-class OtherObject:
+class OtherObject(NamedTuple):
     object_class: int
     c_type: int
     data: str          # hex
 
 
-Extension = Union[MplsLabel, InterfaceInfo, OtherObject]
+Extension: TypeAlias = "Union[MplsLabel, InterfaceInfo, OtherObject]"
 
 
 def _item(data: bytes, x: Sequence[int]) -> Extension:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable, List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional
 
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
 from .._errors import TracerouteError, TracerouteSetupError

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import socket
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._extensions import format_extensions
 from ._result import TraceHop, TraceProbe, TraceResult
@@ -84,6 +86,8 @@ def json_document(results: Sequence[Union[TraceResult, Dict[str, Any]]]) -> str:
     """One trace's object, or a list in order for several; an item that is
     a dict already (a target that could not be traced: its "target" and
     "error") goes in as it is."""
+    import json     # only for --json: the command starts sooner without it
+
     docs = [r if isinstance(r, dict) else r.to_dict() for r in results]
     return json.dumps(docs[0] if len(docs) == 1 else docs)
 

@@ -1,11 +1,19 @@
-"""TraceResult and its parts, built from the loop's records."""
+"""TraceResult and its parts, built from the loop's records.
+
+Named tuples, as PingResult is, not dataclasses: `pynet traceroute` starts
+without the dataclasses module (and inspect, which it loads), and
+build_hops makes a probe with one tuple.__new__."""
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+else:
+    from .._records import NamedTuple
 
 from .. import _trace_loop as tl
 from .. import _wire as w
@@ -43,8 +51,7 @@ def annotation(family: int, icmp_type: Optional[int], code: Optional[int], info:
     return f"!<{code}>" if icmp_type not in w.ERROR_TYPES[family] else ""
 
 
-@dataclass(frozen=True)
-class TraceProbe:
+class TraceProbe(NamedTuple):
     """One probe and its answer. address/rtt_ms are None for a probe that
     timed out ("*"); icmp_type/icmp_code are the answer's (tcp: None, and
     tcp_flags set); reply_ttl is the answer's TTL/hop limit as it arrived."""
@@ -67,8 +74,7 @@ class TraceProbe:
         return self.address is not None
 
 
-@dataclass(frozen=True)
-class TraceHop:
+class TraceHop(NamedTuple):
     ttl: int
     probes: Tuple[TraceProbe, ...]
 
@@ -82,8 +88,7 @@ class TraceHop:
         return tuple(seen)
 
 
-@dataclass(frozen=True)
-class TraceResult:
+class TraceResult(NamedTuple):
     """A whole trace. hops run from first_ttl to the hop that ended the
     trace (reached: the target answered) or to max_ttl."""
 
@@ -104,36 +109,22 @@ class TraceResult:
     extensions_malformed: int
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        """Every field, the hops, probes and extensions as dicts in turn."""
+        doc = self._asdict()
+        doc["flow"] = dict(self.flow)
+        doc["hops"] = tuple({"ttl": hop.ttl, "probes": tuple(_probe_dict(p) for p in hop.probes)}
+                            for hop in self.hops)
+        return doc
 
 
-_new = object.__new__
+def _probe_dict(probe: TraceProbe) -> Dict[str, Any]:
+    doc = probe._asdict()
+    doc["extensions"] = tuple(e._asdict() for e in probe.extensions)
+    return doc
 
 
-def _probe(ttl: int, probe: int, address: Optional[str], rtt_ms: Optional[float],
-           reply_ttl: Optional[int], icmp_type: Optional[int], icmp_code: Optional[int],
-           tcp_flags: Optional[int], mark: str, final: bool,
-           extensions: Tuple[Extension, ...] = (), error: Optional[str] = None) -> TraceProbe:
-    """TraceProbe(...) for build_hops, four times faster: a frozen
-    dataclass's __init__ sets each field through object.__setattr__, which
-    was most of a 1,000-target trace's result building. The fields are
-    written into the instance's dict as the generated __init__ would
-    (tests/test_trace_result.py holds the two to the same fields and values)."""
-    p = _new(TraceProbe)
-    d = p.__dict__
-    d["ttl"] = ttl
-    d["probe"] = probe
-    d["address"] = address
-    d["rtt_ms"] = rtt_ms
-    d["reply_ttl"] = reply_ttl
-    d["icmp_type"] = icmp_type
-    d["icmp_code"] = icmp_code
-    d["tcp_flags"] = tcp_flags
-    d["annotation"] = mark
-    d["final"] = final
-    d["extensions"] = extensions
-    d["error"] = error
-    return p
+_new = tuple.__new__
+_STAR_REST = (None, None, None, None, None, None, "", False, (), None)
 
 
 def build_hops(config: tl.LoopConfig, records: Sequence[tl.Record], final_ttl: int,
@@ -165,21 +156,18 @@ def build_hops(config: tl.LoopConfig, records: Sequence[tl.Record], final_ttl: i
             if mark is None:
                 mark = marks[(icmp_type, code, info)] = annotation(
                     family, None if tcp else icmp_type, code, info, method)
-            slots[(ttl, probe)] = _probe(
+            slots[(ttl, probe)] = _new(TraceProbe, (
                 ttl, probe, address, rtt_ns / 1e6, None if reply_ttl < 0 else reply_ttl,
                 None if tcp else icmp_type, None if tcp else code, code if tcp else None,
-                mark, bool(flags & tl.FINAL), extensions)
+                mark, bool(flags & tl.FINAL), extensions, None))
         elif kind == tl.SEND_FAILED:
-            slots[(ttl, probe)] = _probe(ttl, probe, None, None, None, None, None, None, "",
-                                         False, (), os.strerror(info))
+            slots[(ttl, probe)] = _new(TraceProbe, (ttl, probe, None, None, None, None, None,
+                                                    None, "", False, (), os.strerror(info)))
     hops = []
     get = slots.get
     queries = range(config.queries)
     for ttl in range(config.first_ttl, last + 1):
-        probes = tuple(get((ttl, q)) or _probe(ttl, q, None, None, None, None, None, None, "",
-                                               False)
+        probes = tuple(get((ttl, q)) or _new(TraceProbe, (ttl, q) + _STAR_REST)
                        for q in queries)
-        hop = _new(TraceHop)
-        hop.__dict__.update(ttl=ttl, probes=probes)
-        hops.append(hop)
+        hops.append(_new(TraceHop, (ttl, probes)))
     return tuple(hops), bad_ext

@@ -13,8 +13,12 @@ import errno
 import os
 import socket
 import struct
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, NamedTuple, Optional, Tuple
+else:
+    from .._records import NamedTuple
 
 from .. import _errqueue as errqueue
 from .. import _icmp_socket as ics
@@ -37,8 +41,7 @@ ICMP4_WANTED = (0, 3, 11, 12)          # echo reply, unreachable, time exceeded,
 ICMP6_WANTED = (1, 2, 3, 4, 129)       # unreachable, too big, time exceeded, parameter, reply
 
 
-@dataclass(frozen=True)
-class Tuning:
+class Tuning(NamedTuple):
     """What every socket of a trace is given (Linux traceroute's tune_socket)."""
     interface: Optional[str] = None     # -i: SO_BINDTODEVICE
     mark: Optional[int] = None          # --fwmark: SO_MARK
@@ -49,15 +52,20 @@ class Tuning:
 NO_TUNING = Tuning()
 
 
-@dataclass
 class Sockets:
-    fd: socket.socket                 # probes go out here
-    rfd: Optional[socket.socket]      # a raw ICMP socket for answers, or None: fd's error queue
-    raw: bool                         # fd is raw
-    source: str                       # our address toward the target
-    sport: int                        # UDP: bound port; TCP: reserved port
-    ident: int                        # ICMP echo id
-    keep: List[socket.socket] = field(default_factory=list)  # held for their port
+    """A trace's open sockets, closed together."""
+
+    __slots__ = ("fd", "rfd", "raw", "source", "sport", "ident", "keep")
+
+    def __init__(self, fd: socket.socket, rfd: Optional[socket.socket], raw: bool, source: str,
+                 sport: int, ident: int, keep: Optional[List[socket.socket]] = None) -> None:
+        self.fd = fd            # probes go out here
+        self.rfd = rfd          # a raw ICMP socket for answers, or None: fd's error queue
+        self.raw = raw          # fd is raw
+        self.source = source    # our address toward the target
+        self.sport = sport      # UDP: bound port; TCP: reserved port
+        self.ident = ident      # ICMP echo id
+        self.keep = keep if keep is not None else []    # held for their port
 
     def close(self) -> None:
         for sock in [self.fd, self.rfd, *self.keep]:
