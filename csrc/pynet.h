@@ -476,6 +476,26 @@ long pn_fleet_feed(struct pn_fleet *fleet, int family, const void *buf, size_t l
 long pn_fleet_feed_error(struct pn_fleet *fleet, int family, const void *buf, size_t len,
                          const void *dest, int type, int code, const void *offender,
                          int64_t when_ns, struct pn_fleet_record *out, size_t cap);
+/* The engine on a thread of its own, for an event loop (csrc/fleet_serve.c):
+ * the thread steps the engine and waits on its sockets; the loop adds and
+ * drops targets through queues and takes records while the eventfd
+ * pn_fleet_serve_fd() is readable. While it runs, only these calls touch
+ * the engine. start: 0, -ENOMEM, or an errno from eventfd/pthread_create.
+ * add: the first target's number (as pn_fleet_add numbers it), -EINVAL.
+ * drop: 0, -ERANGE. take: records copied (at most cap), or, once every
+ * record is taken, the negative errno that ended the thread. counters:
+ * the engine's after the thread's last step. stop: joins the thread and
+ * frees the server; the engine stays the caller's. */
+struct pn_fleet_serve;
+int pn_fleet_serve_start(struct pn_fleet *fleet, struct pn_fleet_serve **out);
+void pn_fleet_serve_stop(struct pn_fleet_serve *server);
+int pn_fleet_serve_fd(const struct pn_fleet_serve *server);
+int64_t pn_fleet_serve_add(struct pn_fleet_serve *server, int family, const void *addresses,
+                           size_t n, uint32_t scope_id);
+int pn_fleet_serve_drop(struct pn_fleet_serve *server, const int64_t *targets, size_t n);
+long pn_fleet_serve_take(struct pn_fleet_serve *server, struct pn_fleet_record *out,
+                         size_t cap);
+void pn_fleet_serve_counters(struct pn_fleet_serve *server, struct pn_fleet_counters *out);
 /* ---- traceroute: the probe loop (csrc/trace.c) -------------------------- */
 
 enum pn_trace_method {

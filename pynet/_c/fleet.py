@@ -9,12 +9,12 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List
+    from typing import Any, Callable, List, Optional
 
 from .._fleet_engine import KEY_LEN, RECORD, Counters, EngineConfig, Record
 from ._ffi import ffi, ffi_nogil, lib, lib_nogil, pointer, records_or_raise
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "Server"]
 
 _iter_unpack = RECORD.iter_unpack
 _SIZE = RECORD.size
@@ -69,10 +69,13 @@ class Engine:
         self._one: Any = ffi.new("struct pn_fleet_record[]", 4)
         self._one_view = ffi.buffer(self._one)
         self._counters: Any = ffi.new("struct pn_fleet_counters *")
+        self._server: Optional[Server] = None
 
     def _live(self) -> None:
         if self._f is None:
             raise ValueError("the engine is closed")
+        if self._server is not None:
+            raise RuntimeError("the engine is driven by its server's thread")
 
     def add(self, family: int, addresses: bytes, scope_id: int = 0) -> int:
         self._live()
@@ -140,13 +143,16 @@ class Engine:
         out.extend(_iter_unpack(self._one_view[:n * _SIZE]))
 
     def counters(self) -> Counters:
+        if self._server is not None:
+            return self._server.counters()
         self._live()
         k = self._counters
         lib.pn_fleet_counters(self._f, k)
-        return Counters(k.sent, k.received, k.duplicates, k.corrupted, k.errors, k.malformed,
-                        k.foreign, k.kernel_drops, k.active, bool(k.done), k.late)
+        return _counters(k)
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
         if self._f is not None:
             lib.pn_fleet_free(self._f)
             self._f = None
@@ -155,5 +161,81 @@ class Engine:
     def __del__(self) -> None:
         try:
             self.close()
+        except Exception:
+            pass
+
+
+def _counters(k: Any) -> Counters:
+    return Counters(k.sent, k.received, k.duplicates, k.corrupted, k.errors, k.malformed,
+                    k.foreign, k.kernel_drops, k.active, bool(k.done), k.late)
+
+
+class Server:
+    """The engine driven by a thread of its own (csrc/fleet_serve.c), for an
+    event loop: watch `fd` for reading and take() the records; add() and
+    drop() hand work to the thread. While it runs the engine refuses every
+    call of its own but counters() (the thread's copy) and close() (which
+    stops the server first)."""
+
+    def __init__(self, engine: Engine, cap: int) -> None:
+        engine._live()
+        holder: Any = ffi.new("struct pn_fleet_serve **")
+        _check(lib.pn_fleet_serve_start(engine._f, holder), "fleet server")
+        self._s: Any = holder[0]
+        self._sn: Any = ffi_nogil.cast("struct pn_fleet_serve *", ffi.cast("uintptr_t", self._s))
+        self.engine = engine
+        engine._server = self
+        self.fd = int(lib.pn_fleet_serve_fd(self._s))
+        self._cap = cap
+        self._out: Any = ffi.new("struct pn_fleet_record[]", cap)
+        self._view = ffi.buffer(self._out)
+        self._counters: Any = ffi.new("struct pn_fleet_counters *")
+
+    def _live(self) -> None:
+        if self._s is None:
+            raise ValueError("the server is stopped")
+
+    def add(self, family: int, addresses: bytes, scope_id: int = 0) -> int:
+        """The first target's number, as Engine.add gives it."""
+        self._live()
+        size = 4 if family == 4 else 16
+        if family not in (4, 6) or len(addresses) % size or not addresses:
+            raise ValueError("addresses must be whole 4- or 16-byte addresses of the family")
+        rc = lib.pn_fleet_serve_add(self._s, family, addresses, len(addresses) // size, scope_id)
+        if rc == -errno.EINVAL:
+            raise ValueError(f"no IPv{family} socket in this engine, or too many targets")
+        return _check(rc, "add")
+
+    def drop(self, targets: List[int]) -> None:
+        """Engine.drop of each target, in the thread's next round."""
+        self._live()
+        if targets:
+            _check(lib.pn_fleet_serve_drop(self._s, ffi.new("int64_t[]", targets),
+                                           len(targets)), "drop")
+
+    def take(self) -> List[Record]:
+        """The records the thread has written (at most cap of them; fd stays
+        readable while more wait). OSError: the socket failure that ended
+        the thread, once its earlier records are taken."""
+        self._live()
+        n = lib.pn_fleet_serve_take(self._s, self._out, self._cap)
+        return list(_iter_unpack(records_or_raise(n, self._view, _SIZE)))
+
+    def counters(self) -> Counters:
+        self._live()
+        lib.pn_fleet_serve_counters(self._s, self._counters)
+        return _counters(self._counters)
+
+    def stop(self) -> None:
+        """Join the thread; the engine is its owner's again (and what was
+        queued, in it)."""
+        if self._s is not None:
+            lib_nogil.pn_fleet_serve_stop(self._sn)
+            self._s = self._sn = None
+            self.engine._server = None
+
+    def __del__(self) -> None:
+        try:
+            self.stop()
         except Exception:
             pass

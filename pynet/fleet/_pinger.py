@@ -1,5 +1,13 @@
 """Pinger: any number of concurrent asyncio pings over one engine and one
-socket per family, driven on the event loop itself (no thread): the
+socket per family.
+
+With the C backend the engine runs on a thread of its own (a C thread,
+csrc/fleet_serve.c; it never takes the GIL): the kernel's work for the
+probes - on loopback the whole echo exchange, inside sendmmsg - then runs
+on another CPU while the loop makes and finishes its calls. Calls hand
+their targets over in runs of HANDOFF as they are made, the loop watches
+the server's eventfd and takes the records. Otherwise (the Python twin, or
+threaded=False) the engine is driven on the event loop itself: the
 sockets' fds are watched with loop.add_reader, the engine's next due send
 or timeout is a loop.call_at, and both call engine.step(), which never waits.
 
@@ -61,8 +69,13 @@ class _Call:
 class _Engine:
     """One engine, its sockets and the calls it serves, on the loop."""
 
+    # Calls made before their targets go to the server's thread (a run of
+    # calls made in one loop iteration starts probing while it is made).
+    HANDOFF = 32
+
     def __init__(self, options: Options, backend: Optional[str],
-                 loop: asyncio.AbstractEventLoop, on_spent: Callable[["_Engine"], None]) -> None:
+                 loop: asyncio.AbstractEventLoop, on_spent: Callable[["_Engine"], None],
+                 threaded: Optional[bool] = None) -> None:
         self.loop = loop
         self.on_spent = on_spent   # called once a retired engine has closed
         self.engine: Any = None
@@ -74,6 +87,9 @@ class _Engine:
         self.retired = False
         # Calls not yet in the engine: (family, packed addresses, scope id) runs.
         self.adds: List[Tuple[int, List[bytes], int]] = []
+        self.n_adds = 0           # targets in adds
+        self.drops: List[int] = []   # served: drops for the thread's next round
+        self.server: Any = None
         self.next_target = 0      # the number the next call's target gets
         self.added = 0            # targets in the engine
         families = [4]
@@ -91,10 +107,21 @@ class _Engine:
         try:
             config = o.config(self.sockets)
             self.batch = config.batch
-            self.engine = engine_module(backend).Engine(config)
+            module = engine_module(backend)
+            self.engine = module.Engine(config)
+            server = getattr(module, "Server", None)
+            if threaded and server is None:
+                raise ValueError("threaded=True: this backend's engine has no server thread")
+            if server is not None and threaded is not False:
+                self.server = server(self.engine, self.batch)
         except BaseException:
+            if self.engine is not None:
+                self.engine.close()
             self.sockets.close()
             raise
+        if self.server is not None:
+            loop.add_reader(self.server.fd, self._take)
+            return
         for fd in (self.sockets.fd4, self.sockets.fd6):
             if fd >= 0:
                 loop.add_reader(fd, self._pump)
@@ -105,9 +132,13 @@ class _Engine:
     def close(self) -> None:
         if self.engine is None:
             return
-        for fd in (self.sockets.fd4, self.sockets.fd6):
-            if fd >= 0:
-                self.loop.remove_reader(fd)
+        if self.server is not None:
+            self.loop.remove_reader(self.server.fd)
+            self.server.stop()
+        else:
+            for fd in (self.sockets.fd4, self.sockets.fd6):
+                if fd >= 0:
+                    self.loop.remove_reader(fd)
         if self.timer is not None:
             self.timer.cancel()
         for call in self.calls.values():
@@ -115,6 +146,8 @@ class _Engine:
                 call.future.cancel()
         self.calls.clear()
         self.adds.clear()
+        self.n_adds = 0
+        self.drops.clear()
         self.engine.close()
         self.sockets.close()
         self.engine = None
@@ -139,7 +172,10 @@ class _Engine:
             adds[-1][1].append(packed)
         else:
             adds.append((fam, [packed], scope_id))
+        self.n_adds += 1
         self.calls[t] = call
+        if self.server is not None and self.n_adds >= self.HANDOFF:
+            self._add_pending()
         self._kick()
         return t
 
@@ -149,7 +185,10 @@ class _Engine:
         if t in self.calls and self.engine is not None:
             del self.calls[t]
             self._add_pending()
-            self.engine.drop(t)
+            if self.server is not None:
+                self.server.drop([t])
+            else:
+                self.engine.drop(t)
             self.tally.open.pop(t, None)
             self._close_if_spent()
 
@@ -163,12 +202,14 @@ class _Engine:
     def _add_pending(self) -> None:
         """The targets of calls made since the last step, into the engine
         (which numbers them as submit() did)."""
+        add = self.engine.add if self.server is None else self.server.add
         for fam, packed, scope_id in self.adds:
-            first = self.engine.add(fam, b"".join(packed), scope_id)
+            first = add(fam, b"".join(packed), scope_id)
             if first != self.added:
                 raise RuntimeError(f"engine numbered target {self.added} as {first}")
             self.added += len(packed)
         self.adds.clear()
+        self.n_adds = 0
 
     def _pump(self) -> None:
         self.pending = False
@@ -177,11 +218,58 @@ class _Engine:
             return
         if self.adds:
             self._add_pending()
+        if self.server is not None:
+            return  # the thread steps; its records come to _take
         records = engine.step()
+        if self._fold(records, engine.drop):
+            return
+        if len(records) >= self.batch:
+            self._kick()  # more may be queued
+            return
+        wake = engine.next_wakeup_ns()
+        if wake < 0 or wake == self.timer_at:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = wake
+        delay = max(0.0, (wake - time.monotonic_ns()) / NS)
+        self.timer = self.loop.call_later(delay, self._timer_fired)
+
+    def _take(self) -> None:
+        """The server's fd is readable: its records, folded into the calls."""
+        server = self.server
+        if server is None or self.engine is None:
+            return
+        try:
+            records = server.take()
+        except OSError as exc:
+            self._fail(exc)
+            return
+        drops = self.drops
+        if self._fold(records, drops.append):
+            return
+        if drops and self.server is not None:
+            server.drop(drops)
+            drops.clear()
+
+    def _fail(self, exc: OSError) -> None:
+        """The server's thread ended on a socket failure: every call gets it,
+        and the engine closes (the Pinger's next call opens a fresh one)."""
+        calls = list(self.calls.values())
+        self.calls.clear()
+        for call in calls:
+            if not call.future.done():
+                call.future.set_exception(exc)
+        self.close()
+        self.on_spent(self)
+
+    def _fold(self, records: List[Any], drop: Callable[[int], Any]) -> bool:
+        """Records into the calls' results; True when the engine is gone (a
+        callback closed the Pinger, or a retired engine's last call ended)."""
+        engine = self.engine
         calls = self.calls
         get = calls.get
         open_ = self.tally.open
-        drop = engine.drop
         for r in records:
             t = r[1]
             call = get(t)
@@ -196,30 +284,20 @@ class _Engine:
                 if not future.done():
                     future.set_result(clean_result(r, 1, call.host, call.address, call.family))
                 continue
-            self._record(r, call)
+            self._record(r, call, drop)
             if self.engine is not engine:
-                return  # a callback closed the Pinger
+                return True  # a callback closed the Pinger
         if self.retired and not calls:
             self._close_if_spent()
-            return
-        if len(records) >= self.batch:
-            self._kick()  # more may be queued
-            return
-        wake = engine.next_wakeup_ns()
-        if wake < 0 or wake == self.timer_at:
-            return
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer_at = wake
-        delay = max(0.0, (wake - time.monotonic_ns()) / NS)
-        self.timer = self.loop.call_later(delay, self._timer_fired)
+            return True
+        return False
 
     def _timer_fired(self) -> None:
         self.timer = None
         self.timer_at = -1
         self._pump()
 
-    def _record(self, r: Any, call: _Call) -> None:
+    def _record(self, r: Any, call: _Call, drop: Callable[[int], Any]) -> None:
         """One record of call's target but a one-probe call's clean reply.
         No DONE comes: the engine runs until cancelled and the Pinger drops."""
         kind, t = r[0], r[1]
@@ -243,7 +321,7 @@ class _Engine:
             # Final now: the call's result, its target dropped from the engine.
             del self.calls[t]
             result = tally.done(t, call.count, call.host, call.address, call.family)
-            self.engine.drop(t)
+            drop(t)
             if not call.future.done():
                 call.future.set_result(result)
 
@@ -255,6 +333,8 @@ class Pinger:
     probes to one target; timeout: seconds per probe; rate: a cap on sends
     per second; size, ttl, privileged, source, interface, backend: as in
     pynet.fleet.ping(). on_reply(host, reply) is called for every reply.
+    threaded: the engine on a thread of its own (None: when the backend has
+    one, as the C backend does; False: driven on the loop; True: insist).
     """
 
     RECYCLE_AT = 1 << 16   # calls an engine takes before a fresh one takes over
@@ -263,13 +343,14 @@ class Pinger:
                  rate: Optional[float] = None, size: int = 56, ttl: Optional[int] = None,
                  privileged: Optional[bool] = None, source: Optional[str] = None,
                  interface: Optional[str] = None, backend: Optional[str] = None,
-                 on_reply: Optional[OnReply] = None) -> None:
+                 on_reply: Optional[OnReply] = None, threaded: Optional[bool] = None) -> None:
         self.options = Options(count=0, interval=interval, period=period, timeout=timeout,
                                retries=0, rate=rate, size=size, ttl=ttl, privileged=privileged,
                                source=source, interface=interface)
         check_options(self.options)
         self.backend = backend
         self.on_reply = on_reply
+        self.threaded = threaded
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.current: Optional[_Engine] = None
         self.retired: List[_Engine] = []    # finishing their calls
@@ -296,10 +377,11 @@ class Pinger:
         if self.current is not None:
             return
         self.loop = asyncio.get_running_loop()
-        self.current = _Engine(self.options, self.backend, self.loop, self._spent)
+        self.current = _Engine(self.options, self.backend, self.loop, self._spent, self.threaded)
 
     def _spent(self, e: _Engine) -> None:
-        self.retired.remove(e)
+        if e in self.retired:
+            self.retired.remove(e)
 
     def close(self) -> None:
         if self.current is None:
@@ -312,8 +394,11 @@ class Pinger:
     def _engine_for_a_call(self) -> _Engine:
         e = self.current
         assert e is not None and self.loop is not None
-        if e.next_target >= self.RECYCLE_AT:
-            fresh = _Engine(self.options, self.backend, self.loop, self._spent)
+        if e.engine is None:    # closed by a socket failure
+            e = self.current = _Engine(self.options, self.backend, self.loop, self._spent,
+                                       self.threaded)
+        elif e.next_target >= self.RECYCLE_AT:
+            fresh = _Engine(self.options, self.backend, self.loop, self._spent, self.threaded)
             self.retired.append(e)
             self.current = fresh
             e.retire()

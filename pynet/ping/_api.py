@@ -181,7 +181,8 @@ async def async_ping(host: str, *, count: int = 4, interval: float = 1.0,
                      timestamp: Optional[str] = None, timestamp_hosts: Sequence[str] = (),
                      flowlabel: Optional[int] = None) -> PingResult:
     """ping() for asyncio. Concurrent calls share one fleet engine per
-    event loop and options, driven on the loop itself (pynet.fleet.Pinger);
+    event loop and options (pynet.fleet.Pinger; the C engine runs on a
+    thread of its own beside the loop);
     cancelling a call stops its probes only. A ping the shared engine
     cannot do (count 0, a deadline, size < 16, a source, or any of the
     socket and payload options beyond ping's basics) runs the one-target
