@@ -88,7 +88,10 @@ import asyncio, json, resource, sys, time
 from pynet import fleet
 hosts = sys.argv[1].split(",")
 async def go():
-    async with fleet.Pinger(timeout=1.0) as p:
+    # "loop-driven": the engine stepped on the loop's thread (threaded=False),
+    # as the Pinger ran before its server thread; else the default.
+    threaded = False if sys.argv[2] == "loop-driven" else None
+    async with fleet.Pinger(timeout=1.0, threaded=threaded) as p:
         t = time.perf_counter()
         rs = await asyncio.gather(*(p.ping(h) for h in hosts))
         return time.perf_counter() - t, sum(r.received > 0 for r in rs)
@@ -259,7 +262,8 @@ def _medians(runs: Dict[str, List[Row]], say: bool) -> List[Row]:
     return rows
 
 
-ASYNC_PEERS = ("pynet Pinger (async)", "pynet Pinger (async, uvloop)", "fping",
+ASYNC_PEERS = ("pynet Pinger (async)", "pynet Pinger (async, uvloop)",
+               "pynet Pinger (async, loop-driven)", "fping",
                "asyncio alone (the floor)", "icmplib async_multiping")
 
 
@@ -271,6 +275,7 @@ def async_case(case: str, n: int, rounds: int) -> List[Row]:
     runs: Dict[str, List[Row]] = {peer: [] for peer in ASYNC_PEERS}
     children = {"pynet Pinger (async)": (_ASYNC, joined, "asyncio"),
                 "pynet Pinger (async, uvloop)": (_ASYNC, joined, "uvloop"),
+                "pynet Pinger (async, loop-driven)": (_ASYNC, joined, "loop-driven"),
                 "asyncio alone (the floor)": (_FLOOR, joined),
                 "icmplib async_multiping": (_ICMPLIB, joined)}
     for _ in range(rounds):
