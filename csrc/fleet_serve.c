@@ -27,6 +27,8 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -161,7 +163,8 @@ static void *pn__serve_main(void *arg)
         struct pn_fleet_counters snap;
         nfds_t nfds = 0, i;
         int64_t wake, now;
-        int timeout_ms, busy, stalled;
+        struct timespec timeout, *wait = NULL;
+        int busy, stalled;
         long n;
 
         pthread_mutex_lock(&s->lock);
@@ -197,8 +200,8 @@ static void *pn__serve_main(void *arg)
             if (busy || n >= PN__SERVE_STEP - 2)
                 continue;
         }
-        /* Wait: for the sockets, the next due event, or the loop. */
-        timeout_ms = -1;
+        /* Wait: for the sockets, the next due event (to the nanosecond: -i
+         * and --rate gaps are finer than poll's milliseconds), or the loop. */
         if (!stalled) {
             wake = pn_fleet_next_wakeup(f);
             now = pn__fleet_mono();
@@ -206,14 +209,16 @@ static void *pn__serve_main(void *arg)
                 continue;
             if (wake < 0 || wake - now > PN__FLEET_MAX_WAIT_NS)
                 wake = now + PN__FLEET_MAX_WAIT_NS;
-            timeout_ms = (int)((wake - now + 999999) / 1000000);
+            timeout.tv_sec = (time_t)((wake - now) / PN__FLEET_NS);
+            timeout.tv_nsec = (long)((wake - now) % PN__FLEET_NS);
+            wait = &timeout;
             if (f->c.fd4 >= 0)
                 pfd[nfds++] = (struct pollfd){ f->c.fd4, POLLIN, 0 };
             if (f->c.fd6 >= 0)
                 pfd[nfds++] = (struct pollfd){ f->c.fd6, POLLIN, 0 };
         }
         pfd[nfds++] = (struct pollfd){ s->wake_fd, POLLIN, 0 };
-        if (poll(pfd, nfds, timeout_ms) < 0) {
+        if (ppoll(pfd, nfds, wait, NULL) < 0) {
             if (errno == EINTR)
                 continue;
             rc = -errno;
@@ -266,6 +271,7 @@ static void pn__serve_free(struct pn_fleet_serve *s)
 int pn_fleet_serve_start(struct pn_fleet *f, struct pn_fleet_serve **out)
 {
     struct pn_fleet_serve *s;
+    sigset_t all, old;
     int rc;
 
     *out = NULL;
@@ -285,7 +291,12 @@ int pn_fleet_serve_start(struct pn_fleet *f, struct pn_fleet_serve **out)
         pn__serve_free(s);
         return rc;
     }
+    /* Signals go to the caller's threads (Python's handlers run in the main
+     * one), never to ours: blocked in the thread from its first instant. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&s->thread, NULL, pn__serve_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) {
         pn__serve_free(s);
         return -rc;

@@ -160,3 +160,19 @@ def test_server_has_no_data_race_under_threadsanitizer(tmp_path: Path) -> None:
     env = {**outside_env(), "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"}
     done = subprocess.run([str(binary)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "serve ok", done.stdout + done.stderr
+
+
+def test_the_thread_keeps_the_least_gap_between_sends() -> None:
+    """interval= is a least gap between any two sends: the thread waits for
+    it to the nanosecond (not to poll's millisecond), and never sends
+    sooner. A reply's kernel stamp less its round trip is the send time the
+    engine kept (the wire may see a send later, should the thread be
+    preempted before its sendmmsg, which a gap between stamps would show)."""
+    async def go() -> List[float]:
+        async with fleet.Pinger(interval=0.0025, timeout=2.0, backend="c", threaded=True) as p:
+            results = await asyncio.gather(*(p.ping(f"127.31.0.{i}") for i in range(1, 41)))
+        return sorted(r.replies[0].time_s - r.replies[0].rtt_ms / 1e3 for r in results)
+    sends = asyncio.run(go())
+    gaps = [b - a for a, b in zip(sends, sends[1:])]
+    # 20 us for the two clocks' offset, read afresh for each batch received.
+    assert len(gaps) == 39 and min(gaps) > 0.0025 - 20e-6, gaps
