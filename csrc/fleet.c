@@ -68,6 +68,26 @@ int64_t pn__fleet_real(void)
     return (int64_t)ts.tv_sec * PN__FLEET_NS + ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC: the realtime reading against the
+ * midpoint of two monotonic ones around it, the tightest of three tries, so
+ * that a preemption between two readings does not shift every RTT made
+ * through it (it could take a loopback RTT below zero). */
+int64_t pn__fleet_offset(void)
+{
+    int64_t best = 0, gap = INT64_MAX;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        int64_t before = pn__fleet_mono(), real = pn__fleet_real(), after = pn__fleet_mono();
+
+        if (after - before < gap) {
+            gap = after - before;
+            best = real - (before + (after - before) / 2);
+        }
+    }
+    return best;
+}
+
 /* ---- fifo ---------------------------------------------------------------- */
 
 int pn__fifo_push(struct pn__fifo *q, const void *entry)

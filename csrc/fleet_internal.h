@@ -113,6 +113,7 @@ static inline void pn__fifo_pop(struct pn__fifo *q, size_t k)
 /* fleet.c */
 int64_t pn__fleet_mono(void);
 int64_t pn__fleet_real(void);
+int64_t pn__fleet_offset(void);
 struct pn_fleet_record *pn__fleet_record(struct pn_fleet_record *out, size_t *n, int kind,
                                          uint32_t target, uint32_t probe, int64_t when);
 void pn__fleet_done(struct pn_fleet *f, struct pn_fleet_record *out, size_t *n, uint32_t t);

@@ -337,7 +337,7 @@ long pn_fleet_feed(struct pn_fleet *f, int family, const void *buf, size_t len,
 
     if ((family != 4 && family != 6) || cap < 2)
         return -EINVAL;
-    pn__feed(f, family, buf, len, from, ttl, when_ns, pn__fleet_real() - pn__fleet_mono(),
+    pn__feed(f, family, buf, len, from, ttl, when_ns, pn__fleet_offset(),
              out, &n);
     return (long)n;
 }
@@ -503,7 +503,7 @@ int pn__fleet_receive(struct pn_fleet *f, int family, struct pn_fleet_record *ou
             pn__receive_errors(f, family, out, n, cap);
             continue;
         }
-        offset = pn__fleet_real() - pn__fleet_mono();
+        offset = pn__fleet_offset();
         for (j = 0; j < (size_t)got; j++) {
             struct msghdr *msg = &io->rmsg[j].msg_hdr;
             int64_t when = 0, ttl = -1;

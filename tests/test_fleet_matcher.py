@@ -187,3 +187,19 @@ def test_a_reply_later_than_its_timeout_is_late(backend: ModuleType, count: int)
     finally:
         engine.close()
         socks.close()
+
+
+def test_the_clock_offset_survives_a_preemption(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin turns kernel stamps (CLOCK_REALTIME) into round trips
+    through the clocks' offset; a reading held up between the two clocks
+    (here 5 ms, as a preempted thread) must not shift it, or a loopback
+    reply would come out at 0 ms and pass a timeout of 0 (fping: late)."""
+    from pynet._reference import fleet as ref
+    true_offset = 1_700_000_000 * 10**9
+    # (monotonic before, realtime - offset, monotonic after) for each try:
+    # the first held up 5 ms after its first reading, the second tight.
+    monos = iter([1000, 5_002_000, 6_000_000, 6_000_080, 7_000_000, 7_000_500])
+    reals = iter([5_001_000, 6_000_040, 7_000_250])
+    monkeypatch.setattr(ref, "_mono", lambda: next(monos))
+    monkeypatch.setattr(ref, "_real", lambda: true_offset + next(reals))
+    assert ref._offset() == true_offset
