@@ -167,7 +167,8 @@ class ServerProcess:
         pre = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *command, "--port", "0"], stdout=subprocess.PIPE,
-            stderr=self.stderr, stdin=subprocess.DEVNULL, preexec_fn=pre)
+            stderr=self.stderr, stdin=subprocess.DEVNULL, preexec_fn=pre,
+            cwd="/")    # not a source tree's pynet, first on `-m`'s sys.path
         self.port = self._wait_for_startup(20.0)
 
     def _wait_for_startup(self, timeout: float) -> int:

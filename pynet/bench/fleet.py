@@ -308,7 +308,10 @@ def loop_case(case: str, first: str, last: str, hosts: int, seconds: float) -> L
                first, last]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # From "/": `python -m` puts the working directory first on sys.path,
+        # and a source tree there (no compiled module) would be measured.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd="/")
         try:
             proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
