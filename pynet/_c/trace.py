@@ -107,12 +107,16 @@ class Many:
         self._out = ffi.new("struct pn_trace_record[]", self._cap)
         self._slot = ffi.new("int64_t[]", self._cap)
         self._view = ffi.buffer(self._out)
+        # Each slot's config and state stay where open put them: read once,
+        # so that start() and counters() touch them without a C call (each
+        # call into this library lets go of the GIL).
+        self._configs = [lib.pn_trace_many_config(handle, i) for i in range(slots)]
+        self._states = [lib.pn_trace_many_state(handle, i) for i in range(slots)]
 
     def start(self, slot: int, config: LoopConfig) -> None:
-        c = lib.pn_trace_many_config(self._handle, slot)
-        if c == ffi.NULL:
+        if not 0 <= slot < len(self._configs):
             raise IndexError(f"slot {slot} out of range")
-        _config(config, c)
+        _config(config, self._configs[slot])
         rc = lib.pn_trace_many_start(self._handle, slot)
         if rc < 0:
             raise OSError(-rc, os.strerror(-rc))
@@ -131,7 +135,7 @@ class Many:
         return list(zip(slots, _iter_unpack(raw)))
 
     def counters(self, slot: int) -> Counters:
-        s = lib.pn_trace_many_state(self._handle, slot)
+        s = self._states[slot]
         return Counters(s.sent, s.answered, s.malformed, s.unmatched, s.final_ttl, bool(s.done))
 
     def close(self) -> None:
