@@ -25,7 +25,7 @@ from .._errors import (ResolveError, TracerouteError, TracerouteNameError,
                        TracerouteSocketError)
 from .._resolve import resolve
 from ._result import METHODS, TraceResult, build_hops
-from ._socket import NO_TUNING, Sockets, Tuning, open_sockets
+from ._socket import NO_TUNING, SourceFinder, Sockets, Tuning, open_sockets
 
 __all__ = ["Plan", "lookup", "module", "run_many", "run_trace"]
 
@@ -113,10 +113,11 @@ def _configure(resolved: Tuple[int, str, int], plan: Plan,
         here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
 
 
-def _open(resolved: Tuple[int, str, int], plan: Plan) -> Sockets:
+def _open(resolved: Tuple[int, str, int], plan: Plan,
+          finder: Optional[SourceFinder] = None) -> Sockets:
     af, address, scope = resolved
     return open_sockets(af, address, scope, plan.method, source=plan.source,
-                        privileged=plan.privileged, tuning=plan.tuning)
+                        privileged=plan.privileged, tuning=plan.tuning, finder=finder)
 
 
 def _result(target: str, address: str, plan: Plan, config: tl.LoopConfig,
@@ -222,6 +223,8 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
     waiting = iter(enumerate(jobs))
     pending: Optional[_Running] = None
     running = loops
+    finder = SourceFinder()
+
     for thread in threads:
         thread.start()
     try:
@@ -235,7 +238,7 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                         break
                     index, (target, resolved) = job
                     try:
-                        socks = _open(resolved, plan)
+                        socks = _open(resolved, plan, finder)
                     except TracerouteError as exc:
                         if not keep_errors:
                             raise
@@ -271,6 +274,7 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
         if pending is not None:
             pending.socks.close()
         feed.close()
+        finder.close()
     return [r for r in results if r is not None]
 
 
