@@ -173,6 +173,45 @@ def test_many_with_return_exceptions_traces_the_others(chain: Chain, backend: ob
     assert counts == "1 0"
 
 
+def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backend: object,
+                                                           request: pytest.FixtureRequest) -> None:
+    """trace_each (what the command prints through): emit(place, outcome)
+    once for every target, names that do not resolve and targets without a
+    route too, from the caller's thread, with what the list returns."""
+    code = (
+        "import threading\n"
+        "from pynet.traceroute._api import trace_each\n"
+        "seen, me = [], threading.get_ident()\n"
+        "def emit(place, outcome):\n"
+        "    assert threading.get_ident() == me\n"
+        "    seen.append((place, outcome))\n"
+        f"targets = [{chain.target4!r}, 'no-such-host.invalid', {NOWHERE!r}, "
+        f"{chain.hops4[0]!r}] * 4\n"
+        f"out = trace_each(targets, emit, workers=3, return_exceptions=True, "
+        f"backend={_name(request)!r})\n"
+        "assert sorted(p for p, _ in seen) == list(range(len(targets))), seen\n"
+        "assert all(out[p] is o for p, o in seen)\n"
+        "print(' '.join(type(o).__name__ for o in out))\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["TraceResult", "TracerouteNameError",
+                                   "TracerouteConnectError", "TraceResult"] * 4
+
+
+def test_outcomes_are_written_in_their_order_whatever_order_they_come_in() -> None:
+    from pynet.traceroute._main import _InOrder
+    written: List[object] = []
+    in_order = _InOrder(lambda place, outcome: written.append((place, outcome)))
+    received = set()
+    for place in [2, 0, 4, 1, 3, 6, 5]:
+        in_order(place, f"outcome {place}")
+        received.add(place)
+        # Written: every outcome before the first one still missing, once.
+        first_missing = min(set(range(8)) - received)
+        assert written == [(p, f"outcome {p}") for p in range(first_missing)]
+
+
 def test_cli_target_without_a_route_is_traceroutes_header_and_exit_1(chain: Chain) -> None:
     """Linux traceroute prints its header, then the failed connect, and
     exits 1; among several targets, the others are traced in their places."""

@@ -16,7 +16,7 @@ from ._engine import METHOD_NAMES, Plan, lookup, run_many, run_trace
 from ._socket import Tuning
 from ._result import TraceResult
 
-__all__ = ["async_traceroute", "make_plan", "traceroute", "traceroute_many"]
+__all__ = ["async_traceroute", "make_plan", "trace_each", "traceroute", "traceroute_many"]
 
 # Traces at once for many targets, all in one loop per CPU: enough to keep
 # a path busy, and no more than the descriptors allow (TCP traces hold three
@@ -145,6 +145,16 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
     not resolve, sockets that cannot be set up) raises its TracerouteError
     and nothing is returned; with return_exceptions (as asyncio.gather's),
     its error takes its place in the list and every other target is traced."""
+    return trace_each(targets, None, family=family, backend=backend, workers=workers,
+                      return_exceptions=return_exceptions, **options)
+
+
+def trace_each(targets: Sequence[str], emit: Optional[Callable[[int, Any], None]], *,
+               family: Optional[int] = None, backend: Optional[str] = None,
+               workers: Optional[int] = None, return_exceptions: bool = False,
+               **options: Any) -> List[Any]:
+    """traceroute_many(), and emit(place, outcome) called by this thread as
+    each target's outcome is known (the command prints as they come)."""
     plan = make_plan(options.pop("method", "udp"), options.pop("port", None),
                      options.pop("first_ttl", 1), options.pop("max_ttl", 30),
                      options.pop("queries", 3), options.pop("sim", 16),
@@ -167,11 +177,17 @@ def traceroute_many(targets: Sequence[str], *, family: Optional[int] = None,
             if not return_exceptions:
                 raise
             outcomes[place] = exc
+            if emit is not None:
+                emit(place, exc)
             continue
         places.append(place)
     if jobs:
+        def placed(i: int, outcome: Any) -> None:
+            if emit is not None:
+                emit(places[i], outcome)
+
         traced = run_many(jobs, plan, backend=backend, window=_window(len(jobs), workers, plan),
-                          keep_errors=return_exceptions)
+                          keep_errors=return_exceptions, emit=None if emit is None else placed)
         for place, outcome in zip(places, traced):
             outcomes[place] = outcome
     return outcomes

@@ -194,7 +194,8 @@ POLL_S = 0.05
 
 def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
              window: int = 256, loops: Optional[int] = None,
-             keep_errors: bool = False) -> List[Any]:
+             keep_errors: bool = False,
+             emit: Optional[Callable[[int, Any], None]] = None) -> List[Any]:
     """Every (target, resolved) traced, `window` at a time in all, results in
     the order given. The calling thread opens each trace's sockets and
     builds each result; `loops` threads (one per CPU unless given, fewer for
@@ -204,7 +205,8 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
     2 x window traces have sockets open at once: those running, and as many
     opened ahead. keep_errors: a trace whose sockets cannot be set up
     (TracerouteError) has that error in its place and the others go on;
-    else the error ends the run."""
+    else the error ends the run. emit(index, result or error), if given, is
+    called by the calling thread as each one is known."""
     if not jobs:
         return []
     if loops is None:
@@ -225,6 +227,11 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
     running = loops
     finder = SourceFinder()
 
+    def known(index: int, outcome: Any) -> None:
+        results[index] = outcome
+        if emit is not None:
+            emit(index, outcome)
+
     for thread in threads:
         thread.start()
     try:
@@ -242,7 +249,7 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                     except TracerouteError as exc:
                         if not keep_errors:
                             raise
-                        results[index] = exc
+                        known(index, exc)
                         continue
                     pending = _Running(index, target, resolved[1], socks,
                                        _configure(resolved, plan, socks))
@@ -261,8 +268,8 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                 raise item
             else:
                 assert item.counters is not None
-                results[item.index] = _result(item.target, item.address, plan, item.config,
-                                              item.records, item.counters, core, trace)
+                known(item.index, _result(item.target, item.address, plan, item.config,
+                                          item.records, item.counters, core, trace))
     except TracerouteError:
         raise
     except OSError as exc:

@@ -4,15 +4,16 @@ command line, every TTL at once, several targets side by side."""
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional
+    from typing import Any, Callable, Dict, List, Optional
 
 from .._cli import ArgumentParser, UsageError, add_family, port, run_main, warn
 from .._errors import TracerouteError, TracerouteSetupError
-from ._api import make_plan, traceroute_many
+from ._api import make_plan, trace_each
 from ._engine import METHOD_NAMES, probe_length
 from ._output import Names, header_line, json_document, report, trace_lines
 
@@ -147,7 +148,32 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     start = time.time()
-    outcomes = traceroute_many(o.hosts, family=o.family, return_exceptions=True, **plan_args)
+    names = Names(not o.numeric)
+
+    def write(place: int, result: Any) -> None:
+        host = o.hosts[place]
+        if isinstance(result, TracerouteError):
+            _failed(host, result, o, out)
+            return
+        lines = (report(result, numeric=o.numeric, names=names, start=start) if o.report
+                 else trace_lines(result, numeric=o.numeric, extensions=o.extensions,
+                                  names=names))
+        out.write("\n".join(lines) + "\n")
+
+    # Several hosts: each path printed whole, in order, as soon as it and
+    # every one before it are done (the rest are traced meanwhile).
+    streamed = not o.json and len(o.hosts) > 1
+    in_order = _InOrder(write)
+    # What the run makes (sockets, records, results) is kept until its end or
+    # freed by reference counts: the collector would only walk it, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        outcomes = trace_each(o.hosts, in_order if streamed else None, family=o.family,
+                              return_exceptions=True, **plan_args)
+    finally:
+        if collecting:
+            gc.enable()
     failed = [exc for exc in outcomes if isinstance(exc, TracerouteError)]
     if len(outcomes) == 1 and failed and (
             o.json or not isinstance(failed[0], TracerouteSetupError)):
@@ -156,18 +182,26 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
         out.write(json_document([{"target": host, "error": str(r)}
                                  if isinstance(r, TracerouteError) else r
                                  for host, r in zip(o.hosts, outcomes)]) + "\n")
-    else:
-        names = Names(not o.numeric)
-        for host, result in zip(o.hosts, outcomes):
-            if isinstance(result, TracerouteError):
-                _failed(host, result, o, out)
-                continue
-            lines = (report(result, numeric=o.numeric, names=names, start=start) if o.report
-                     else trace_lines(result, numeric=o.numeric, extensions=o.extensions,
-                                      names=names))
-            out.write("\n".join(lines) + "\n")
+    elif not streamed:
+        for place, result in enumerate(outcomes):
+            write(place, result)
     out.flush()
     return max((exc.exit_code for exc in failed), default=0)
+
+
+class _InOrder:
+    """Outcomes as they come, handed to write() in their order."""
+
+    def __init__(self, write: Callable[[int, Any], None]) -> None:
+        self.write = write
+        self.waiting: Dict[int, Any] = {}
+        self.next = 0
+
+    def __call__(self, place: int, outcome: Any) -> None:
+        self.waiting[place] = outcome
+        while self.next in self.waiting:
+            self.write(self.next, self.waiting.pop(self.next))
+            self.next += 1
 
 
 def _failed(host: str, exc: TracerouteError, o: argparse.Namespace, out: Any) -> None:
