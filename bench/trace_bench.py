@@ -2,15 +2,18 @@
 
 1. N targets (default 1,000) behind 4 routers, all held by the target
    namespace (10.235.200.0/22 is local there): pynet's concurrent trace of
-   all of them against Linux traceroute run one target after another and
-   `mtr --report -c 1` run the same way. The two peers are timed on a
-   sample of targets and their wall time extrapolated to N (stated in the
-   table); the hops they find are checked against pynet's, target for
-   target.
+   all of them against Linux traceroute run one target after another, as
+   one runs it in a shell inside the client namespace (every target, in
+   one `ip netns exec`), and `mtr --report -c 1` run the same way on a
+   sample (its wall time extrapolated to N, as stated). The hops traceroute
+   and mtr find are checked against pynet's, target for target. Beside
+   them, the floor: bench/trace_floor.c sends the same probes from C on
+   every CPU and reads their answers, nothing else - the kernel's work,
+   which no program on this machine can do in less time.
 2. One trace through a chain whose second router stays silent: both wall
    times (traceroute waits for every `*`).
 
-    sudo python bench/trace_bench.py [--targets N] [--sample K]
+    sudo python bench/trace_bench.py [--targets N] [--sample K] [--mtr-sample M]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,112 +104,147 @@ print(json.dumps({"engine_cpu_s": spent[0], "library_wall_s": wall,
 
 
 def _limit(chain: Chain, path: str, backend: str, n: int) -> Dict[str, float]:
-    """What the kernel leaves: the probes' CPU time spread over every CPU,
-    plus the interpreter's start (median of RUNS each); and the whole
-    call's CPU, user and kernel (every thread: sockets, probes, results),
-    whose kernel share alone spread over every CPU is a floor no user-space
-    work can lower."""
+    """Where pynet's time goes (median of RUNS each): the interpreter's
+    start, the library call's wall time, and its CPU, user and kernel (every
+    thread: sockets, probes, results), the part spent in the C loops too."""
     prefix = [*chain.client.prefix(), "env", f"PYNET_BACKEND={backend}", sys.executable]
     starts = [_timed([*prefix, "-c", "import pynet.traceroute"])[0] for _ in range(RUNS)]
     docs = [json.loads(_timed([*prefix, "-c", _ENGINE_CPU, path])[1]) for _ in range(RUNS)]
     assert all(d["reached"] == n for d in docs), docs
-    cpus = os.cpu_count() or 1
     engine = statistics.median(d["engine_cpu_s"] for d in docs)
     start = statistics.median(starts)
     kernel = statistics.median(d["sys_s"] for d in docs)
-    return {"start_s": start, "engine_cpu_s": engine, "cpus": cpus,
+    return {"start_s": start, "engine_cpu_s": engine,
             "library_wall_s": statistics.median(d["library_wall_s"] for d in docs),
-            "user_s": statistics.median(d["user_s"] for d in docs), "sys_s": kernel,
-            "floor_s": start + engine / cpus, "kernel_floor_s": start + kernel / cpus}
+            "user_s": statistics.median(d["user_s"] for d in docs), "sys_s": kernel}
 
 
-def _limit_lines(limit: Dict[str, float], traceroute_s: float, n: int) -> List[str]:
+def _limit_lines(limit: Dict[str, float]) -> List[str]:
     return [
-        f"  the limit: the probes' CPU in the loops {limit['engine_cpu_s']:.3f} s "
-        f"({limit['engine_cpu_s'] / n * 1e6:.0f} us a trace) over {limit['cpus']:.0f} CPUs"
-        f" + interpreter start {limit['start_s']:.3f} s = {limit['floor_s']:.3f} s at best: "
-        f"{traceroute_s / limit['floor_s']:.1f}x traceroute's time at most "
-        f"(library call alone: {limit['library_wall_s']:.3f} s)",
-        f"  the call's CPU in all threads: user {limit['user_s']:.3f} s, kernel "
-        f"{limit['sys_s']:.3f} s; the kernel's alone over {limit['cpus']:.0f} CPUs + start = "
-        f"{limit['kernel_floor_s']:.3f} s: {traceroute_s / limit['kernel_floor_s']:.1f}x "
-        f"traceroute's time if user space cost nothing; with it "
-        f"({(limit['user_s'] + limit['sys_s']) / limit['cpus'] + limit['start_s']:.3f} s) "
-        f"{traceroute_s / ((limit['user_s'] + limit['sys_s']) / limit['cpus'] + limit['start_s']):.1f}x",
+        f"  pynet's library call in the same namespace: {limit['library_wall_s']:.3f} s; "
+        f"its CPU in every thread: user {limit['user_s']:.3f} s, kernel {limit['sys_s']:.3f} "
+        f"s (in the C loops {limit['engine_cpu_s']:.3f} s); interpreter start "
+        f"{limit['start_s']:.3f} s",
     ]
+
+
+# Each target in turn, one process after another, in one shell inside the
+# client namespace: how one runs traceroute over a list by hand.
+_ONE_AFTER_ANOTHER = 'while read -r t; do "$@" "$t"; done < "$0"'
+
+
+def _one_after_another(chain: Chain, path: str, program: Sequence[str]) -> List[str]:
+    return [*chain.client.prefix(), "sh", "-c", _ONE_AFTER_ANOTHER, path, *program]
+
+
+def _targets_file(targets: Sequence[str]) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(targets) + "\n")
+    os.chmod(f.name, 0o644)
+    return f.name
+
+
+def _floor(chain: Chain, path: str) -> Dict[str, float]:
+    """bench/trace_floor.c on every CPU, median of RUNS by wall time (empty
+    without a C compiler)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "trace_floor")
+        subprocess.run([cc, "-O2", "-pthread", "-o", exe,
+                        str(Path(__file__).resolve().parent / "trace_floor.c")], check=True)
+        docs = [json.loads(_timed([*chain.client.prefix(), exe, path,
+                                   str(os.cpu_count() or 1)])[1]) for _ in range(RUNS)]
+    assert all(d["answered"] == d["sent"] for d in docs), docs
+    middle: Dict[str, float] = sorted(docs, key=lambda d: float(d["wall_s"]))[len(docs) // 2]
+    return middle
 
 
 def many(n: int, sample: int, mtr_sample: int, backend: str) -> List[str]:
     chain = Chain(4, tag="b")
+    paths: List[str] = []
     try:
         _hold_block(chain)
         targets = _targets(n)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(targets) + "\n")
-        os.chmod(f.name, 0o644)
-        env_prefix = ["env", f"PYNET_BACKEND={backend}"]
-        ours_cmd = [*chain.client.prefix(), *env_prefix, sys.executable, "-m",
-                    "pynet.traceroute", "-n", "--targets", f.name]
-        _timed(ours_cmd)    # warm: every node's neighbour entries, the page cache
+        path = _targets_file(targets)
         step = max(1, n // sample)
         picked = targets[::step][:sample]
+        mtr_picked = picked[:mtr_sample]
+        paths += [path, _targets_file(picked), _targets_file(mtr_picked or targets[:1])]
+        env_prefix = ["env", f"PYNET_BACKEND={backend}"]
+        ours_cmd = [*chain.client.prefix(), *env_prefix, sys.executable, "-m",
+                    "pynet.traceroute", "-n", "--targets", path]
+        theirs_cmd = _one_after_another(chain, path, ["traceroute", "-n"])
+        _timed(ours_cmd)    # warm: every node's neighbour entries, the page cache
+        _timed(theirs_cmd)
         # Rounds interleaved (this machine's speed drifts by the minute):
-        # pynet once, then a share of the sampled traceroute runs; each
-        # round's ratio is its traceroute mean x n over its pynet wall.
+        # pynet once, then traceroute over every target; each round's ratio
+        # is its traceroute wall over its pynet wall.
         walls: List[float] = []
-        ratios: List[float] = []
-        tr_wall = 0.0
-        mtr_wall = 0.0
-        same = 0
-        theirs_all: Dict[str, List[Tuple[str, ...]]] = {}
-        for r in range(RUNS):
+        tr_walls: List[float] = []
+        for _ in range(RUNS):
             wall, ours_out = _timed(ours_cmd)
             walls.append(wall)
-            share = picked[r::RUNS]
-            spent = 0.0
-            for target in share:
-                t_wall, out = _timed([*chain.client.prefix(), "traceroute", "-n", target])
-                spent += t_wall
-                theirs_all[target] = _blocks(out)[target]
-            tr_wall += spent
-            if share:
-                ratios.append(spent / len(share) * n / wall)
+            tr_wall, theirs_out = _timed(theirs_cmd)
+            tr_walls.append(tr_wall)
+        ratios = [t / w for t, w in zip(tr_walls, walls)]
         ours_wall = statistics.median(walls)
-        limit = _limit(chain, f.name, backend, n)
-        os.unlink(f.name)
+        tr_wall = statistics.median(tr_walls)
+        # The way this bench timed traceroute before: a namespace entry each.
+        apart = 0.0
+        for target in picked:
+            apart += _timed([*chain.client.prefix(), "traceroute", "-n", target])[0]
+        mtr_wall, mtr_out = (_timed(_one_after_another(chain, paths[2],
+                                                       ["mtr", "--report", "-c", "1", "-n"]))
+                             if mtr_picked else (0.0, ""))
+        floor = _floor(chain, path)
+        limit = _limit(chain, path, backend, n)
         ours = _blocks(ours_out)
+        theirs = _blocks(theirs_out)
         assert len(ours) == n, f"pynet traced {len(ours)} of {n}"
-        for i, target in enumerate(picked):
-            mtr_same = True
-            if i < mtr_sample:
-                wall, out = _timed([*chain.client.prefix(), "mtr", "--report", "-c", "1", "-n",
-                                    target])
-                mtr_wall += wall
-                mtr_same = _mtr_hops(out) == ours[target]
-            if theirs_all[target] == ours[target] and mtr_same:
-                same += 1
-        scale = n / len(picked)
-        mtr_scale = n / min(mtr_sample, len(picked))
+        same = sum(1 for t in targets if theirs.get(t) == ours[t])
+        mtr_reports = re.split(r"\n(?=Start: )", mtr_out.strip()) if mtr_out else []
+        mtr_same = sum(1 for t, text in zip(mtr_picked, mtr_reports)
+                       if _mtr_hops(text) == ours[t])
         expected = [(a,) for a in chain.hops4[:-1]]
         reached = sum(1 for t in targets if ours[t] == expected + [(t,)])
         ratio = statistics.median(ratios)
-        return [
+        lines = [
             f"{n} targets behind 4 routers (pynet backend {backend})",
-            f"  pynet traceroute (concurrent)       {ours_wall:8.2f} s   "
+            f"  pynet traceroute (concurrent)        {ours_wall:8.2f} s   "
             f"{reached}/{n} traced to the target through the 4 routers "
             f"(median of {RUNS}: {', '.join(f'{w:.2f}' for w in walls)})",
-            f"  Linux traceroute, one after another {tr_wall * scale:8.2f} s   "
-            f"(measured {tr_wall:.2f} s on {len(picked)} targets, x{scale:.0f})   "
-            f"{ratio:6.1f}x pynet's time (median of the {RUNS} interleaved rounds' ratios: "
-            f"{', '.join(f'{x:.1f}' for x in ratios)})",
-            f"  mtr --report -c 1, one after another {mtr_wall * mtr_scale:7.2f} s   "
-            f"(measured {mtr_wall:.2f} s on {min(mtr_sample, len(picked))} targets, "
-            f"x{mtr_scale:.0f})   {mtr_wall * mtr_scale / ours_wall:6.1f}x pynet's time",
-            f"  identical hops (pynet = traceroute [= mtr on the first {mtr_sample}]) on "
-            f"{same}/{len(picked)} sampled targets",
-            *_limit_lines(limit, tr_wall * scale, n),
+            f"  Linux traceroute, one after another  {tr_wall:8.2f} s   "
+            f"(all {n}, in one shell in the namespace; median of {RUNS}: "
+            f"{', '.join(f'{w:.2f}' for w in tr_walls)})   {ratio:5.1f}x pynet's time "
+            f"(median of the rounds' ratios: {', '.join(f'{x:.1f}' for x in ratios)})",
         ]
+        if mtr_picked:
+            mtr_total = mtr_wall * n / len(mtr_picked)
+            lines.append(
+                f"  mtr --report -c 1, one after another {mtr_total:8.2f} s   (measured "
+                f"{mtr_wall:.2f} s on {len(mtr_picked)} targets, x{n / len(mtr_picked):.0f})   "
+                f"{mtr_total / ours_wall:.1f}x pynet's time")
+        lines.append(f"  identical hops: pynet = traceroute on {same}/{n} targets" +
+                     (f", = mtr on {mtr_same}/{len(mtr_picked)}" if mtr_picked else ""))
+        if floor:
+            lines.append(
+                f"  the floor: the same {floor['sent']:.0f} probes sent and answered from C on "
+                f"{os.cpu_count() or 1} CPUs (bench/trace_floor.c: no interpreter, no "
+                f"results) {floor['wall_s']:.3f} s (kernel CPU {floor['sys_s']:.3f} s): "
+                f"{tr_wall / floor['wall_s']:.1f}x traceroute's time at most, for any program "
+                f"on this machine")
+        lines += _limit_lines(limit)
+        lines.append(
+            f"  (each traceroute in an `ip netns exec` of its own, as this bench timed it "
+            f"until 2026-12-07: {apart / len(picked) * 1e3:.1f} ms a target on "
+            f"{len(picked)}, {apart / len(picked) * n:.2f} s for {n}; in one shell "
+            f"{tr_wall / n * 1e3:.1f} ms)")
+        return lines
     finally:
+        for p in paths:
+            os.unlink(p)
         chain.close()
 
 
