@@ -20,6 +20,9 @@ from ._output import Names, header_line, json_document, report, trace_lines
 __all__ = ["main", "parse", "run"]
 
 PROG = "traceroute"
+# How long this thread's Python keeps the GIL from a loop thread that has
+# records to hand over (Python's default: 5 ms).
+SWITCH_S = 0.0005
 
 
 def _wait(text: str) -> List[float]:
@@ -168,10 +171,13 @@ def run(o: argparse.Namespace, out: Any = None) -> int:
     # freed by reference counts: the collector would only walk it, again and again.
     collecting = gc.isenabled()
     gc.disable()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_S)
     try:
         outcomes = trace_each(o.hosts, in_order if streamed else None, family=o.family,
                               return_exceptions=True, **plan_args)
     finally:
+        sys.setswitchinterval(switch)
         if collecting:
             gc.enable()
     failed = [exc for exc in outcomes if isinstance(exc, TracerouteError)]
