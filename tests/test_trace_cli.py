@@ -173,6 +173,24 @@ def test_many_with_return_exceptions_traces_the_others(chain: Chain, backend: ob
     assert counts == "1 0"
 
 
+def test_many_targets_whose_routes_want_different_sources(chain: Chain, backend: object,
+                                                        request: pytest.FixtureRequest) -> None:
+    """Loopback and the chain, interleaved, in one run: each trace's source
+    is its own route's (a UDP socket connected once keeps its source, so
+    one reused for the next target would refuse a route that wants another)."""
+    targets = ["127.0.0.2", chain.hops4[0], "127.0.0.3", chain.hops4[1], "::1", chain.hops6[0]]
+    code = (
+        "from pynet.traceroute import traceroute_many\n"
+        f"out = traceroute_many({targets!r}, queries=1, workers=2, return_exceptions=True, "
+        f"backend={_name(request)!r})\n"
+        "for r in out:\n"
+        "    print(r.hops[-1].probes[0].address if hasattr(r, 'hops') else repr(r))\n")
+    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == targets
+
+
 def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backend: object,
                                                            request: pytest.FixtureRequest) -> None:
     """trace_each (what the command prints through): emit(place, outcome)

@@ -14,11 +14,10 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from pynet import TracerouteConnectError
 from pynet import _trace_loop as tl
 from pynet.traceroute import traceroute, traceroute_many
 from pynet.traceroute._engine import DEFAULT_PORT, module
-from pynet.traceroute._socket import SourceFinder, Sockets, open_sockets
+from pynet.traceroute._socket import Sockets, open_sockets
 
 LOOPBACK = "127.0.0.1"
 SECOND = 5_000_000_000
@@ -151,28 +150,3 @@ def test_many_targets_match_single_traces(backend: ModuleType) -> None:
         assert result.reached
         assert [[p.address for p in hop.probes] for hop in result.hops] == [[result.address] * 3]
         assert all(p.final for hop in result.hops for p in hop.probes)
-
-
-def test_the_source_finder_keeps_one_socket_and_replaces_a_failed_one() -> None:
-    """One UDP socket per family and setting finds our address toward
-    every target of a run; one whose connect failed is closed, and the
-    next target gets a fresh one."""
-    finder = SourceFinder()
-    try:
-        assert finder(socket.AF_INET, "127.0.0.2", 0, None) == LOOPBACK
-        (first,) = finder._socks.values()
-        assert finder(socket.AF_INET, "127.0.0.3", 0, None) == LOOPBACK
-        assert list(finder._socks.values()) == [first]
-        assert finder(socket.AF_INET6, "::1", 0, None) == "::1"
-        (_, second) = finder._socks.values()
-        # A broadcast address without SO_BROADCAST: the connect is refused.
-        with pytest.raises(TracerouteConnectError) as raised:
-            finder(socket.AF_INET, "255.255.255.255", 0, None)
-        assert raised.value.address == "255.255.255.255"
-        assert first.fileno() == -1 and list(finder._socks.values()) == [second]
-        assert finder(socket.AF_INET, "127.0.0.2", 0, None) == LOOPBACK
-        assert len(finder._socks) == 2 and first not in finder._socks.values()
-        kept = list(finder._socks.values())
-    finally:
-        finder.close()
-    assert all(sock.fileno() == -1 for sock in kept) and not finder._socks

@@ -25,7 +25,7 @@ from .._errors import (ResolveError, TracerouteError, TracerouteNameError,
                        TracerouteSocketError)
 from .._resolve import resolve
 from ._result import METHODS, TraceResult, build_hops
-from ._socket import NO_TUNING, SourceFinder, Sockets, Tuning, open_sockets
+from ._socket import NO_TUNING, Sockets, Tuning, open_sockets
 
 __all__ = ["Plan", "lookup", "module", "run_many", "run_trace"]
 
@@ -113,11 +113,10 @@ def _configure(resolved: Tuple[int, str, int], plan: Plan,
         here_milli=int(plan.here * 1000), near_milli=int(plan.near * 1000))
 
 
-def _open(resolved: Tuple[int, str, int], plan: Plan,
-          finder: Optional[SourceFinder] = None) -> Sockets:
+def _open(resolved: Tuple[int, str, int], plan: Plan) -> Sockets:
     af, address, scope = resolved
     return open_sockets(af, address, scope, plan.method, source=plan.source,
-                        privileged=plan.privileged, tuning=plan.tuning, finder=finder)
+                        privileged=plan.privileged, tuning=plan.tuning)
 
 
 def _result(target: str, address: str, plan: Plan, config: tl.LoopConfig,
@@ -225,7 +224,6 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
     waiting = iter(enumerate(jobs))
     pending: Optional[_Running] = None
     running = loops
-    finder = SourceFinder()
 
     def known(index: int, outcome: Any) -> None:
         results[index] = outcome
@@ -245,7 +243,7 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
                         break
                     index, (target, resolved) = job
                     try:
-                        socks = _open(resolved, plan, finder)
+                        socks = _open(resolved, plan)
                     except TracerouteError as exc:
                         if not keep_errors:
                             raise
@@ -281,7 +279,6 @@ def run_many(jobs: Sequence[Job], plan: Plan, *, backend: Optional[str] = None,
         if pending is not None:
             pending.socks.close()
         feed.close()
-        finder.close()
     return [r for r in results if r is not None]
 
 

@@ -16,7 +16,7 @@ import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, NamedTuple, Optional, Tuple
+    from typing import List, NamedTuple, Optional, Tuple
 else:
     from .._records import NamedTuple
 
@@ -27,7 +27,7 @@ from .._errors import (TracerouteConnectError, TraceroutePermissionError, Tracer
                        TracerouteSocketError)
 from .._trace_loop import ICMP, TCP
 
-__all__ = ["SourceFinder", "Sockets", "open_sockets"]
+__all__ = ["Sockets", "open_sockets"]
 
 # The probe that finds our source address (a UDP connect sends nothing).
 PROBE_PORT = 1025
@@ -111,53 +111,21 @@ def _setup(sock: socket.socket, level: int, option: int, value: object, what: st
                lambda code, message: TracerouteSetupError(code, message, address))
 
 
-class SourceFinder:
-    """Our address toward each target, read from a UDP socket connected to
-    it (a connect sends nothing). One socket per family and setting, kept
-    and connected again for every target of a run; close() when done."""
-
-    def __init__(self) -> None:
-        self._socks: Dict[Tuple[int, Optional[str], Tuning], socket.socket] = {}
-
-    def __call__(self, af: int, address: str, scope_id: int, source: Optional[str],
-                 tuning: Tuning = NO_TUNING) -> str:
-        key = (af, source, tuning)
-        probe = self._socks.pop(key, None)
-        if probe is None:
-            probe = socket.socket(af, socket.SOCK_DGRAM)
-            try:
-                _tune(probe, tuning, address)
-                if source:
-                    _bind(probe, af, source, 0, address)
-            except BaseException:
-                probe.close()
-                raise
+def _source(af: int, address: str, scope_id: int, source: Optional[str],
+            tuning: Tuning = NO_TUNING) -> str:
+    with socket.socket(af, socket.SOCK_DGRAM) as probe:
+        _tune(probe, tuning, address)
+        if source:
+            _bind(probe, af, source, 0, address)
         sockaddr: Tuple[object, ...] = (address, PROBE_PORT)
         if af == socket.AF_INET6:
             sockaddr = (address, PROBE_PORT, 0, scope_id)
         try:
             probe.connect(sockaddr)
-            found = str(probe.getsockname()[0])
         except OSError as exc:
-            probe.close()   # a fresh one for the next target
             raise TracerouteConnectError(exc.errno or 0, f"connect: {exc.strerror}",
                                          address) from None
-        self._socks[key] = probe
-        return found
-
-    def close(self) -> None:
-        for probe in self._socks.values():
-            probe.close()
-        self._socks.clear()
-
-
-def _source(af: int, address: str, scope_id: int, source: Optional[str],
-            tuning: Tuning = NO_TUNING) -> str:
-    finder = SourceFinder()
-    try:
-        return finder(af, address, scope_id, source, tuning)
-    finally:
-        finder.close()
+        return str(probe.getsockname()[0])
 
 
 def _bind(sock: socket.socket, af: int, address: str, port: int, target: str) -> None:
@@ -218,16 +186,11 @@ def _no_permission(what: str, exc: OSError) -> TraceroutePermissionError:
 
 def open_sockets(af: int, address: str, scope_id: int, method: int, *,
                  source: Optional[str] = None, privileged: Optional[bool] = None,
-                 tuning: Tuning = NO_TUNING,
-                 finder: Optional[SourceFinder] = None) -> Sockets:
+                 tuning: Tuning = NO_TUNING) -> Sockets:
     """The sockets for one trace to address. privileged: True to insist on
-    raw sockets, False to refuse them, None to take them when allowed.
-    finder: a run's SourceFinder (else one for this call alone)."""
+    raw sockets, False to refuse them, None to take them when allowed."""
     family = 4 if af == socket.AF_INET else 6
-    if finder is None:
-        src = _source(af, address, scope_id, source, tuning)
-    else:
-        src = finder(af, address, scope_id, source, tuning)
+    src = _source(af, address, scope_id, source, tuning)
     opened: List[socket.socket] = []
     try:
         socks = _open(af, family, address, method, src, privileged, opened)
