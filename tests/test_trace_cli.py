@@ -37,6 +37,14 @@ def _pynet(c: Chain, args: List[str], backend: str = "c") -> subprocess.Complete
                           capture_output=True, text=True, timeout=120, cwd="/", env=env)
 
 
+def _python_in_client(c: Chain, code: str) -> str:
+    """What `code` prints, run by this Python in the client namespace; it must exit 0."""
+    done = subprocess.run([*c.client.prefix(), sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=120, cwd="/")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _name(request: pytest.FixtureRequest) -> str:
     return str(request.node.callspec.params["backend"])
 
@@ -105,10 +113,8 @@ def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
         f"a = asyncio.run(async_traceroute({chain.target4!r}, backend={_name(request)!r}))\n"
         f"m = traceroute_many([{chain.target4!r}, {chain.hops4[0]!r}], method='icmp')\n"
         "print(json.dumps([r.to_dict(), a.to_dict(), [x.to_dict() for x in m]]))\n")
-    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
-    assert done.returncode == 0, done.stderr
-    r, a, many = json.loads(done.stdout)
+    stdout = _python_in_client(chain, code)
+    r, a, many = json.loads(stdout)
     assert [h["probes"][0]["address"] for h in r["hops"]] == chain.hops6
     assert all(len(h["probes"]) == 2 for h in r["hops"])
     assert [h["probes"][0]["address"] for h in a["hops"]] == chain.hops4
@@ -133,10 +139,8 @@ def test_many_stops_cleanly_at_a_target_without_a_route(chain: Chain, backend: o
         "except TracerouteSocketError as exc:\n"
         "    print(exc)\n"
         "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
-    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
-    assert done.returncode == 0, done.stderr
-    error, counts = done.stdout.strip().split("\n")
+    stdout = _python_in_client(chain, code)
+    error, counts = stdout.strip().split("\n")
     assert "unreachable" in error.lower()
     assert counts == "1 0"
 
@@ -163,10 +167,8 @@ def test_many_with_return_exceptions_traces_the_others(chain: Chain, backend: ob
         "print(' '.join(x.address for x in out if isinstance(x, TraceResult)))\n"
         "print(out[2].exit_code, out[2].address, out[2])\n"
         "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
-    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
-    assert done.returncode == 0, done.stderr
-    kinds, addresses, error, counts = done.stdout.strip().split("\n")
+    stdout = _python_in_client(chain, code)
+    kinds, addresses, error, counts = stdout.strip().split("\n")
     assert kinds.split() == ["trace", "name", "connect", "trace"] * 5
     assert addresses.split() == [chain.target4, chain.hops4[0]] * 5
     assert error == f"1 {NOWHERE} connect: Network is unreachable"
@@ -185,10 +187,8 @@ def test_many_targets_whose_routes_want_different_sources(chain: Chain, backend:
         f"backend={_name(request)!r})\n"
         "for r in out:\n"
         "    print(r.hops[-1].probes[0].address if hasattr(r, 'hops') else repr(r))\n")
-    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:-1] == targets
+    stdout = _python_in_client(chain, code)
+    assert stdout.split("\n")[:-1] == targets
 
 
 def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backend: object,
@@ -210,10 +210,8 @@ def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backen
         "assert sorted(p for p, _ in seen) == list(range(len(targets))), seen\n"
         "assert all(out[p] is o for p, o in seen)\n"
         "print(' '.join(type(o).__name__ for o in out))\n")
-    done = subprocess.run([*chain.client.prefix(), sys.executable, "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["TraceResult", "TracerouteNameError",
+    stdout = _python_in_client(chain, code)
+    assert stdout.split() == ["TraceResult", "TracerouteNameError",
                                    "TracerouteConnectError", "TraceResult"] * 4
 
 
