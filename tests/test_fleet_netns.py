@@ -129,8 +129,9 @@ def held() -> Iterator[Netns]:
         ns.close()
 
 
-def _tc(*args: str) -> None:
-    subprocess.run([program("tc"), *args], check=True, capture_output=True, env=outside_env())
+def _tc(*args: str) -> str:
+    return subprocess.run([program("tc"), *args], check=True, capture_output=True, text=True,
+                          env=outside_env()).stdout
 
 
 def _echo_counts(ns: Netns) -> Tuple[int, int]:
@@ -143,10 +144,7 @@ def _echo_counts(ns: Netns) -> Tuple[int, int]:
 
 def _link_queue(ns: Netns) -> int:
     """Packets the token bucket on our end of the veth still holds back."""
-    shown = json.loads(subprocess.run([program("tc"), "-s", "-j", "qdisc", "show", "dev", ns.veth],
-                                      capture_output=True, text=True, check=True,
-                                      env=outside_env()).stdout)
-    return sum(int(q["qlen"]) for q in shown)
+    return sum(int(q["qlen"]) for q in json.loads(_tc("-s", "-j", "qdisc", "show", "dev", ns.veth)))
 
 
 def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> None:
@@ -196,8 +194,10 @@ def test_more_than_65535_probes_in_flight(held: Netns, backend: ModuleType) -> N
                 assert time.monotonic() < end + 120, (fleet.engine.counters(), seen(held),
                                                       _link_queue(held))
                 fleet.records.extend(fleet.engine.run(time.monotonic_ns() + 100 * MS, 10 * MS))
-                now = (seen(held), fleet.engine.counters().received, _link_queue(held))
-                done = now == last and now[0][1] == now[1] and now[2] == 0
+                got_in, sent_back = seen(held)
+                received, queued = fleet.engine.counters().received, _link_queue(held)
+                now = (got_in, sent_back, received, queued)
+                done = now == last and received == sent_back and queued == 0
                 settled, last = (settled + 1 if done else 0), now
             records = fleet.records
             c = fleet.engine.counters()

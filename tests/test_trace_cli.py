@@ -113,8 +113,7 @@ def test_library_and_async_in_the_namespace(chain: Chain, backend: object,
         f"a = asyncio.run(async_traceroute({chain.target4!r}, backend={_name(request)!r}))\n"
         f"m = traceroute_many([{chain.target4!r}, {chain.hops4[0]!r}], method='icmp')\n"
         "print(json.dumps([r.to_dict(), a.to_dict(), [x.to_dict() for x in m]]))\n")
-    stdout = _python_in_client(chain, code)
-    r, a, many = json.loads(stdout)
+    r, a, many = json.loads(_python_in_client(chain, code))
     assert [h["probes"][0]["address"] for h in r["hops"]] == chain.hops6
     assert all(len(h["probes"]) == 2 for h in r["hops"])
     assert [h["probes"][0]["address"] for h in a["hops"]] == chain.hops4
@@ -139,8 +138,7 @@ def test_many_stops_cleanly_at_a_target_without_a_route(chain: Chain, backend: o
         "except TracerouteSocketError as exc:\n"
         "    print(exc)\n"
         "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
-    stdout = _python_in_client(chain, code)
-    error, counts = stdout.strip().split("\n")
+    error, counts = _python_in_client(chain, code).strip().split("\n")
     assert "unreachable" in error.lower()
     assert counts == "1 0"
 
@@ -167,8 +165,7 @@ def test_many_with_return_exceptions_traces_the_others(chain: Chain, backend: ob
         "print(' '.join(x.address for x in out if isinstance(x, TraceResult)))\n"
         "print(out[2].exit_code, out[2].address, out[2])\n"
         "print(threading.active_count(), len(os.listdir('/proc/self/fd')) - fds)\n")
-    stdout = _python_in_client(chain, code)
-    kinds, addresses, error, counts = stdout.strip().split("\n")
+    kinds, addresses, error, counts = _python_in_client(chain, code).strip().split("\n")
     assert kinds.split() == ["trace", "name", "connect", "trace"] * 5
     assert addresses.split() == [chain.target4, chain.hops4[0]] * 5
     assert error == f"1 {NOWHERE} connect: Network is unreachable"
@@ -187,8 +184,7 @@ def test_many_targets_whose_routes_want_different_sources(chain: Chain, backend:
         f"backend={_name(request)!r})\n"
         "for r in out:\n"
         "    print(r.hops[-1].probes[0].address if hasattr(r, 'hops') else repr(r))\n")
-    stdout = _python_in_client(chain, code)
-    assert stdout.split("\n")[:-1] == targets
+    assert _python_in_client(chain, code).split("\n")[:-1] == targets
 
 
 def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backend: object,
@@ -210,9 +206,8 @@ def test_each_outcome_is_emitted_once_by_the_calling_thread(chain: Chain, backen
         "assert sorted(p for p, _ in seen) == list(range(len(targets))), seen\n"
         "assert all(out[p] is o for p, o in seen)\n"
         "print(' '.join(type(o).__name__ for o in out))\n")
-    stdout = _python_in_client(chain, code)
-    assert stdout.split() == ["TraceResult", "TracerouteNameError",
-                                   "TracerouteConnectError", "TraceResult"] * 4
+    assert _python_in_client(chain, code).split() == [
+        "TraceResult", "TracerouteNameError", "TracerouteConnectError", "TraceResult"] * 4
 
 
 def test_outcomes_are_written_in_their_order_whatever_order_they_come_in() -> None:
